@@ -1,0 +1,110 @@
+//! The krill image under real Docker: what it is (user, entrypoint, labels, contents) and what it
+//! does when run the way the chart runs it.
+
+use krill_image_tests::docker::{self, describe};
+use krill_image_tests::settings::{pinned_versions, workspace_version};
+use krill_image_tests::Settings;
+
+fn settings() -> Settings {
+    Settings::from_env().unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[test]
+fn image_metadata_follows_the_pod_contract() -> anyhow::Result<()> {
+    let settings = settings();
+    let image = docker::inspect(&settings.krill_image)?;
+    let config = &image["Config"];
+    assert_eq!(config["User"], "1000:1000", "the image must run as UID/GID 1000");
+    assert_eq!(config["Entrypoint"], serde_json::json!(["tini", "--", "krill", "run"]));
+    assert!(config["ExposedPorts"].get("18789/tcp").is_some(), "18789 is not exposed: {config}");
+    assert!(
+        config["Env"].as_array().is_some_and(|env| env.iter().any(|v| v == "HOME=/home/krill")),
+        "HOME is not /home/krill: {}",
+        config["Env"]
+    );
+
+    let labels = &config["Labels"];
+    let pins = pinned_versions()?;
+    assert_eq!(labels["org.opencontainers.image.version"], workspace_version()?.as_str());
+    assert_eq!(labels["dev.krill.openclaw.version"], pins["OPENCLAW_VERSION"].as_str());
+    assert_eq!(labels["dev.krill.node.version"], pins["NODE_VERSION"].as_str());
+    assert!(
+        labels["org.opencontainers.image.source"].as_str().is_some_and(|s| s.starts_with("https://")),
+        "no source label: {labels}"
+    );
+    Ok(())
+}
+
+#[test]
+fn image_runs_as_krill_with_node_24_and_no_build_tools() -> anyhow::Result<()> {
+    let settings = settings();
+    let script = "id -u; id -g; id -un; echo \"$HOME\"; node --version; \
+                  stat -c '%u:%g' /krill/data /krill/run; \
+                  for tool in cc gcc g++ make rustc cargo; do command -v $tool || true; done; \
+                  openclaw --version";
+    let output = docker::run(&[
+        "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/krill",
+        "--entrypoint", "sh", &settings.krill_image, "-c", script,
+    ])?;
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let pins = pinned_versions()?;
+    assert_eq!(lines.get(..4), Some(&["1000", "1000", "krill", "/home/krill"][..]), "{stdout}");
+    assert_eq!(lines.get(4).copied(), Some(format!("v{}", pins["NODE_VERSION"]).as_str()));
+    assert_eq!(lines.get(5..7), Some(&["1000:1000", "1000:1000"][..]), "owner of /krill/data, /krill/run");
+    // No compiler or build tool may reach the final image; only `openclaw --version` follows.
+    assert_eq!(lines.len(), 8, "unexpected tools in the image:\n{stdout}");
+    assert!(
+        lines[7].contains(&pins["OPENCLAW_VERSION"]),
+        "openclaw --version printed {:?}, expected {}",
+        lines[7],
+        pins["OPENCLAW_VERSION"]
+    );
+    Ok(())
+}
+
+#[test]
+fn root_filesystem_is_not_writable_by_the_krill_user() -> anyhow::Result<()> {
+    let settings = settings();
+    // Even without --read-only, UID 1000 must not own anything it could use to change the image.
+    let output = docker::run(&[
+        "run", "--rm", "--entrypoint", "sh", &settings.krill_image, "-c",
+        "find / -xdev -user 1000 -not -path '/home/krill*' -not -path '/krill/*' -not -path /proc \
+         -print 2>/dev/null | grep -v -x -e /krill/data -e /krill/run -e /krill/snapshots || true",
+    ])?;
+    assert!(output.status.success(), "{}", describe(&output));
+    let owned = String::from_utf8_lossy(&output.stdout);
+    assert!(owned.trim().is_empty(), "paths owned by UID 1000 outside its volumes:\n{owned}");
+    Ok(())
+}
+
+#[test]
+fn dry_run_renders_the_config_with_secrets_as_references() -> anyhow::Result<()> {
+    let settings = settings();
+    let secret_key = "sk-dry-run-secret-that-must-not-print";
+    let secret_token = "gateway-token-that-must-not-print";
+    let output = docker::run(&[
+        "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/home/krill",
+        "--tmpfs", "/krill/run",
+        "-e", "KRILL_NAME=krill-0",
+        "-e", "OPENCLAW_API_BASE=http://krill-api-server:4000/v1",
+        "-e", &format!("OPENCLAW_API_KEY={secret_key}"),
+        "-e", "OPENCLAW_MODEL=stand-in",
+        "-e", &format!("OPENCLAW_GATEWAY_TOKEN={secret_token}"),
+        &settings.krill_image, "--dry-run",
+    ])?;
+    assert!(output.status.success(), "krill run --dry-run failed:\n{}", describe(&output));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("${OPENCLAW_API_KEY}"), "the API key is not a reference:\n{printed}");
+    assert!(printed.contains("openclaw"), "no gateway command in the dry run:\n{printed}");
+    assert!(printed.contains("18789"), "the gateway port is not 18789:\n{printed}");
+    for secret in [secret_key, secret_token] {
+        assert!(!printed.contains(secret), "a secret was printed:\n{printed}");
+    }
+    Ok(())
+}
