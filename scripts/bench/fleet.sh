@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Fleet benchmark (not a test): installs fleets of krills on the local cluster's simulated nodes
+# and measures the time from `helm install` to every krill pod Ready, with the anonymous fleet's
+# podManagementPolicy Parallel vs OrderedReady, plus a fleet of named krills (one StatefulSet
+# each), and counts the API objects each krill costs. Writes the "## Cluster" section of
+# docs/benchmarks.md.
+#
+#   scripts/bench/fleet.sh                 sizes 10 100 500
+#   FLEET_SIZES="10 100" scripts/bench/fleet.sh
+#   FLEET_NAMED_MAX=100                    largest named fleet (default 500)
+#   FLEET_WRITE_DOCS=0                     print the table only
+source "$(dirname "$0")/../lib/common.sh"
+cd "$KRILL_ROOT"
+
+SIZES=${FLEET_SIZES:-10 100 500}
+NAMED_MAX=${FLEET_NAMED_MAX:-500}
+CHART="$KRILL_ROOT/charts/krill"
+[[ -f $CHART/Chart.yaml ]] || die "chart not found at $CHART"
+
+K8S_BIN=$(scripts/tools/kubernetes.sh)
+HELM_BIN=$(scripts/tools/go-tools.sh helm)
+export PATH="$K8S_BIN:$HELM_BIN:$PATH"
+
+# Enough simulated nodes for the largest fleet (kwok nodes take 110 pods each).
+largest=0; for n in $SIZES; do (( n > largest )) && largest=$n; done
+export KRILL_LOCAL_NODES=$(( largest / 100 + 2 ))
+started_here=0
+scripts/cluster/local.sh env >/dev/null 2>&1 || started_here=1
+WORK=$(mktemp -d)
+cleanup() {
+  [[ $started_here == 1 ]] && scripts/cluster/local.sh down || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+eval "$(scripts/cluster/local.sh up)"
+# local.sh up only adds nodes when there are fewer than asked for; make sure a running cluster
+# has enough for this run too.
+have=$(kubectl --kubeconfig "$KRILL_KUBECONFIG" get nodes --no-headers | wc -l)
+if (( have < KRILL_LOCAL_NODES )); then
+  "$(scripts/tools/go-tools.sh kwokctl)/kwokctl" scale node --name "${KRILL_LOCAL_CLUSTER:-krill-test}" \
+    --replicas "$KRILL_LOCAL_NODES" >&2
+fi
+k() { kubectl --kubeconfig "$KRILL_KUBECONFIG" "$@"; }
+
+# The chart's values schema decides whether podManagementPolicy is a value; if it is not (yet),
+# a post-renderer rewrites the rendered StatefulSets instead, so the comparison still runs.
+policy_args() {
+  local policy=$1
+  if grep -q '^podManagementPolicy:' "$CHART/values.yaml"; then
+    echo "--set podManagementPolicy=$policy"
+  else
+    cat >"$WORK/policy-$policy.sh" <<SH
+#!/bin/sh
+exec sed 's/podManagementPolicy: .*/podManagementPolicy: $policy/'
+SH
+    chmod +x "$WORK/policy-$policy.sh"
+    echo "--post-renderer $WORK/policy-$policy.sh"
+  fi
+}
+
+# Every namespaced object a user would list (events excluded: they are a by-product), plus the
+# PersistentVolumes bound to the namespace's claims.
+count_objects() {
+  local ns=$1 kinds
+  kinds=$(k api-resources --namespaced --verbs=list -o name | grep -vE '^events' | paste -sd, -)
+  local namespaced; namespaced=$(k get "$kinds" -n "$ns" --no-headers --ignore-not-found 2>/dev/null | wc -l)
+  local pvs; pvs=$(k get pv -o jsonpath="{range .items[?(@.spec.claimRef.namespace==\"$ns\")]}x{\"\\n\"}{end}" | grep -c x || true)
+  echo $(( namespaced + pvs ))
+}
+
+ready_pods() {
+  k get pods -n "$1" -l app.kubernetes.io/component=krill \
+    -o jsonpath='{range .items[*]}{range .status.conditions[?(@.type=="Ready")]}{.status}{"\n"}{end}{end}' \
+    | grep -c True || true
+}
+
+# run_one KIND N POLICY -> "seconds objects"
+run_one() {
+  local kind=$1 n=$2 policy=$3 ns="krill-bench-$kind-$n-$(tr 'A-Z' 'a-z' <<<"$policy")"
+  k delete namespace "$ns" --ignore-not-found --wait >/dev/null
+  k create namespace "$ns" >/dev/null
+  local values="$WORK/values-$kind-$n.yaml"
+  if [[ $kind == named ]]; then
+    { echo "replicas: 0"; echo "krills:"; for i in $(seq -w 1 "$n"); do echo "  k$i: {}"; done; } >"$values"
+  else
+    echo "replicas: $n" >"$values"
+  fi
+  local start end
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2046
+  helm install krill "$CHART" -n "$ns" --kubeconfig "$KRILL_KUBECONFIG" -f "$values" \
+    $(policy_args "$policy") >/dev/null
+  local deadline=$(( $(date +%s) + 900 ))
+  while (( $(ready_pods "$ns") < n )); do
+    (( $(date +%s) < deadline )) || { log "$kind $n $policy: not Ready after 15 min"; echo "timeout -"; return 0; }
+    sleep 0.2
+  done
+  end=$(date +%s.%N)
+  local objects; objects=$(count_objects "$ns")
+  helm uninstall krill -n "$ns" --kubeconfig "$KRILL_KUBECONFIG" >/dev/null
+  k delete namespace "$ns" --wait=false >/dev/null
+  printf '%.1f %s\n' "$(echo "$end - $start" | awk '{print $1 - $3}')" "$objects"
+}
+
+results=()
+for n in $SIZES; do
+  for policy in Parallel OrderedReady; do
+    log "anonymous fleet of $n, $policy"
+    read -r secs objects < <(run_one fleet "$n" "$policy")
+    results+=("| $n | anonymous (\`replicas: $n\`) | $policy | $secs | $objects | $(awk -v o="$objects" -v n="$n" 'BEGIN{printf "%.2f", o/n}') |")
+    echo "${results[-1]}"
+  done
+  if (( n <= NAMED_MAX )); then
+    log "named fleet of $n"
+    read -r secs objects < <(run_one named "$n" Parallel)
+    results+=("| $n | named (\`krills:\` map) | (one pod each) | $secs | $objects | $(awk -v o="$objects" -v n="$n" 'BEGIN{printf "%.2f", o/n}') |")
+    echo "${results[-1]}"
+  fi
+done
+
+section=$(cat <<MD
+## Cluster
+
+Fleet install time on the local cluster (real kube-apiserver, controller-manager and scheduler
+$KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION simulated nodes with the fast pod and
+volume stages, \`--disable-qps-limits\`), measured by \`scripts/bench/fleet.sh\` on $(nproc) cores,
+$(date -u +%Y-%m-%d). Time runs from \`helm install\` to every krill pod Ready; objects are every
+namespaced API object in the release's namespace (events excluded) plus the bound
+PersistentVolumes, after the fleet is Ready. Goal: 100 krills Ready within 60 s.
+
+| krills | fleet | podManagementPolicy | install → all Ready (s) | API objects | objects per krill |
+|---:|---|---|---:|---:|---:|
+$(printf '%s\n' "${results[@]}")
+MD
+)
+echo "$section"
+
+if [[ ${FLEET_WRITE_DOCS:-1} == 1 ]]; then
+  doc="$KRILL_ROOT/docs/benchmarks.md"
+  [[ -f $doc ]] || printf '# Benchmarks\n' >"$doc"
+  # Replace only our section (up to the next `## ` heading), leaving the others' sections alone.
+  SECTION="$section" python3 - "$doc" <<'PY'
+import os, re, sys
+path = sys.argv[1]
+text = open(path).read()
+section = os.environ["SECTION"].rstrip() + "\n"
+pattern = re.compile(r"^## Cluster\n.*?(?=^## |\Z)", re.S | re.M)
+if pattern.search(text):
+    text = pattern.sub(lambda _: section + "\n", text, count=1)
+else:
+    text = text.rstrip() + "\n\n" + section
+open(path, "w").write(text.rstrip() + "\n")
+PY
+  log "wrote the Cluster section of $doc"
+fi
