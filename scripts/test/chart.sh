@@ -47,7 +47,7 @@ schemas_dir() {
 }
 SCHEMAS=$(with_lock k8s-json-schemas schemas_dir)
 
-values_files=("$CHART/values.yaml" "$CHART"/ci/*-values.yaml "$CHART/values-dev.yaml" "$CHART/values-prod.yaml")
+values_files=("$CHART/values.yaml" "$CHART"/ci/*-values.yaml "$CHART/values-dev.yaml" "$CHART/values-prod.yaml" harness/chart-tests/cases/*.yaml)
 
 for values in "${values_files[@]}"; do
   check "helm lint --strict -f $values" helm lint --strict "$CHART" -f "$values" --kube-version "$KUBE_VERSION"
