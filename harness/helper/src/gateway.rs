@@ -1,0 +1,160 @@
+//! Hands the process over to the OpenClaw gateway, and knows whether one is running.
+//!
+//! `krill run` takes an exclusive flock on `/krill/data/.krill/gateway.lock` and passes the open
+//! descriptor through `exec`, so the lock lives exactly as long as the gateway (and any child it
+//! leaves behind). `krill restore` refuses while the lock is held, which is how it knows the
+//! gateway has its SQLite databases open.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nix::fcntl::{FcntlArg, FdFlag, Flock, FlockArg, fcntl};
+
+use crate::paths::{Paths, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("a gateway is already running on this volume (pid {pid} holds {path}); stop it first")]
+    Running { path: PathBuf, pid: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cannot exec {program}: {source}")]
+    Exec { program: String, source: io::Error },
+}
+
+/// The gateway command line and the environment `krill run` adds to its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    pub fn new(paths: &Paths, settings: &Settings) -> Self {
+        Launch {
+            program: settings.openclaw.clone(),
+            args: ["gateway", "run", "--port", &settings.port.to_string(), "--bind", "lan"]
+                .map(str::to_owned)
+                .to_vec(),
+            env: vec![
+                ("OPENCLAW_CONFIG_PATH".to_owned(), paths.rendered_config().display().to_string()),
+                ("OPENCLAW_STATE_DIR".to_owned(), paths.state().display().to_string()),
+            ],
+        }
+    }
+
+    /// A shell-like rendering for `--dry-run`; environment values here are paths, never secrets.
+    pub fn display(&self) -> String {
+        let mut words: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
+        words.push("exec".to_owned());
+        words.push(quote(&self.program.display().to_string()));
+        words.extend(self.args.iter().map(|a| quote(a)));
+        words.join(" ")
+    }
+
+    /// Replaces this process with the gateway, keeping `lock` open across the exec.
+    pub fn exec(self, lock: GatewayLock) -> GatewayError {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).envs(self.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+        let source = command.exec();
+        drop(lock);
+        GatewayError::Exec { program: self.program.display().to_string(), source }
+    }
+}
+
+fn quote(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@".contains(&b)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The exclusive lock a running gateway holds on its volume.
+pub struct GatewayLock {
+    _lock: Flock<File>,
+}
+
+impl GatewayLock {
+    /// Takes the lock and marks its descriptor inheritable, so it survives `exec`.
+    pub fn acquire(paths: &Paths) -> Result<Self, GatewayError> {
+        let path = paths.gateway_lock();
+        let io_err = |source| GatewayError::Io { path: path.clone(), source };
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err)?;
+        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((file, _)) => return Err(GatewayError::Running { path: path.clone(), pid: read_pid(file) }),
+        };
+        lock.set_len(0).map_err(io_err)?;
+        lock.rewind().map_err(io_err)?;
+        write!(lock, "{}", std::process::id()).map_err(io_err)?;
+        fcntl(&*lock, FcntlArg::F_SETFD(FdFlag::empty())).map_err(|e| io_err(e.into()))?;
+        Ok(GatewayLock { _lock: lock })
+    }
+}
+
+fn read_pid(mut file: File) -> String {
+    let mut pid = String::new();
+    let _ = file.read_to_string(&mut pid);
+    if pid.trim().is_empty() { "unknown".to_owned() } else { pid.trim().to_owned() }
+}
+
+/// Fails if a gateway holds the volume. Holds nothing afterwards.
+pub fn ensure_stopped(paths: &Paths) -> Result<(), GatewayError> {
+    let path = paths.gateway_lock();
+    if !path.exists() {
+        return Ok(());
+    }
+    let file = File::open(&path).map_err(|source| GatewayError::Io { path: path.clone(), source })?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_released_on_drop) => Ok(()),
+        Err((file, _)) => Err(GatewayError::Running { path, pid: read_pid(file) }),
+    }
+}
+
+/// For tests: whether `path` is a lock file some process holds.
+pub fn is_held(path: &Path) -> bool {
+    File::open(path).is_ok_and(|file| Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn paths_in(root: &Path) -> Paths {
+        let env: BTreeMap<String, String> = [("KRILL_DATA".to_owned(), root.display().to_string())].into();
+        let paths = Paths::from_env(&env);
+        std::fs::create_dir_all(paths.bookkeeping()).expect("mkdir");
+        paths
+    }
+
+    #[test]
+    fn a_held_lock_refuses_a_second_holder_and_restores() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let paths = paths_in(root.path());
+        ensure_stopped(&paths).expect("nothing runs yet");
+        let lock = GatewayLock::acquire(&paths).expect("first lock");
+        let error = ensure_stopped(&paths).expect_err("held").to_string();
+        assert!(error.contains(&format!("pid {}", std::process::id())), "{error}");
+        assert!(GatewayLock::acquire(&paths).is_err());
+        drop(lock);
+        ensure_stopped(&paths).expect("released");
+    }
+
+    #[test]
+    fn dry_run_command_matches_the_pod_contract() {
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        let launch = Launch::new(&Paths::from_env(&env), &Settings::from_env(&env).expect("defaults"));
+        assert_eq!(
+            launch.display(),
+            "OPENCLAW_CONFIG_PATH=/krill/run/openclaw.json OPENCLAW_STATE_DIR=/krill/data/state \
+             exec openclaw gateway run --port 18789 --bind lan"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The krill in-pod helper: everything `krill run`, `krill snapshot` and `krill restore` do, as a
+//! library so tests and benchmarks can drive it without a process in between.
+
+pub mod config;
+pub mod context;
+pub mod envref;
+pub mod gateway;
+pub mod layout;
+pub mod paths;
+pub mod restore;
+pub mod run;
+pub mod snapshot;
+pub mod sqlite;

@@ -1,0 +1,190 @@
+//! Where things live in a krill pod (docs/pod-contract.md). Every root can be moved with a
+//! KRILL_* environment variable so tests and local runs work outside a container.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_PORT: u16 = 18789;
+pub const DEFAULT_UID: u32 = 1000;
+pub const DEFAULT_GID: u32 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("KRILL_NAME is not set: the chart sets it from the pod's downward API (label krill.dev/name)")]
+    NameMissing,
+    #[error("KRILL_NAME={0:?} is not a valid krill name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit")]
+    BadName(String),
+    #[error("{name}={value:?} is not a valid {what}")]
+    BadNumber { name: &'static str, value: String, what: &'static str },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// The krill's persistent volume.
+    pub data: PathBuf,
+    /// Template and per-krill overrides (read-only, from the chart).
+    pub config: PathBuf,
+    /// init.claw and AGENTS.md (read-only, optional).
+    pub context: PathBuf,
+    /// The rendered config (emptyDir, rewritten every start).
+    pub run: PathBuf,
+    /// Where `krill snapshot` writes archives.
+    pub snapshots: PathBuf,
+}
+
+impl Paths {
+    pub fn from_env(env: &BTreeMap<String, String>) -> Self {
+        let dir = |name: &str, default: &str| PathBuf::from(env.get(name).filter(|v| !v.is_empty()).map_or(default, |v| v));
+        Paths {
+            data: dir("KRILL_DATA", "/krill/data"),
+            config: dir("KRILL_CONFIG_DIR", "/krill/config"),
+            context: dir("KRILL_CONTEXT_DIR", "/krill/context"),
+            run: dir("KRILL_RUN_DIR", "/krill/run"),
+            snapshots: dir("KRILL_SNAPSHOT_DIR", "/krill/snapshots"),
+        }
+    }
+
+    /// `OPENCLAW_STATE_DIR`: sessions and transcripts (SQLite), memory index.
+    pub fn state(&self) -> PathBuf {
+        self.data.join("state")
+    }
+    /// `agents.defaults.workspace`.
+    pub fn workspace(&self) -> PathBuf {
+        self.data.join("workspace")
+    }
+    /// The helper's own bookkeeping on the volume.
+    pub fn bookkeeping(&self) -> PathBuf {
+        self.data.join(".krill")
+    }
+    pub fn template(&self) -> PathBuf {
+        self.config.join("openclaw.json5")
+    }
+    pub fn overrides(&self, name: &KrillName) -> PathBuf {
+        self.config.join("overrides").join(format!("{}.json", name.as_str()))
+    }
+    pub fn init_claw(&self) -> PathBuf {
+        self.context.join("init.claw")
+    }
+    pub fn agents_md(&self) -> PathBuf {
+        self.context.join("AGENTS.md")
+    }
+    /// `OPENCLAW_CONFIG_PATH`.
+    pub fn rendered_config(&self) -> PathBuf {
+        self.run.join("openclaw.json")
+    }
+    /// Held (flock) by `krill run` and inherited by the gateway it execs.
+    pub fn gateway_lock(&self) -> PathBuf {
+        self.bookkeeping().join("gateway.lock")
+    }
+}
+
+/// A krill's name, safe to use as a file name (it picks the overrides file and names snapshots).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KrillName(String);
+
+impl KrillName {
+    pub fn parse(value: &str) -> Result<Self, SettingsError> {
+        let bytes = value.as_bytes();
+        let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let valid = (1..=63).contains(&bytes.len())
+            && edge_ok(bytes.first())
+            && edge_ok(bytes.last())
+            && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        if valid { Ok(KrillName(value.to_owned())) } else { Err(SettingsError::BadName(value.to_owned())) }
+    }
+
+    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        match env.get("KRILL_NAME").filter(|v| !v.is_empty()) {
+            Some(value) => Self::parse(value),
+            None => Err(SettingsError::NameMissing),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How the gateway is started and who owns the volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The `openclaw` executable (`KRILL_OPENCLAW`); benchmarks point it at /bin/true.
+    pub openclaw: PathBuf,
+    pub port: u16,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Settings {
+    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        fn number<T: std::str::FromStr>(
+            env: &BTreeMap<String, String>,
+            name: &'static str,
+            default: T,
+            what: &'static str,
+        ) -> Result<T, SettingsError> {
+            match env.get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| SettingsError::BadNumber { name, value: v.clone(), what }),
+            }
+        }
+        Ok(Settings {
+            openclaw: PathBuf::from(env.get("KRILL_OPENCLAW").filter(|v| !v.is_empty()).map_or("openclaw", |v| v)),
+            port: number(env, "KRILL_GATEWAY_PORT", DEFAULT_PORT, "TCP port")?,
+            uid: number(env, "KRILL_UID", DEFAULT_UID, "user id")?,
+            gid: number(env, "KRILL_GID", DEFAULT_GID, "group id")?,
+        })
+    }
+}
+
+/// Displays a path for messages.
+pub fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("krill-0")]
+    #[case("alice")]
+    #[case("a")]
+    #[case("9lives")]
+    fn accepts_dns_labels(#[case] name: &str) {
+        assert_eq!(KrillName::parse(name).expect("valid").as_str(), name);
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("../etc/passwd")]
+    #[case("Alice")]
+    #[case("-x")]
+    #[case("x-")]
+    #[case("a.b")]
+    #[case("a/b")]
+    fn rejects_anything_else(#[case] name: &str) {
+        let error = KrillName::parse(name).expect_err("invalid").to_string();
+        assert!(error.contains(&format!("{name:?}")), "{error}");
+    }
+
+    #[test]
+    fn every_root_can_be_moved_by_env() {
+        let env: BTreeMap<String, String> = [("KRILL_DATA", "/tmp/d"), ("KRILL_RUN_DIR", "/tmp/r")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let paths = Paths::from_env(&env);
+        assert_eq!(paths.state(), Path::new("/tmp/d/state"));
+        assert_eq!(paths.rendered_config(), Path::new("/tmp/r/openclaw.json"));
+        assert_eq!(paths.config, Path::new("/krill/config"));
+    }
+
+    #[test]
+    fn bad_port_is_named() {
+        let env: BTreeMap<String, String> = [("KRILL_GATEWAY_PORT".to_owned(), "http".to_owned())].into();
+        let error = Settings::from_env(&env).expect_err("invalid").to_string();
+        assert_eq!(error, "KRILL_GATEWAY_PORT=\"http\" is not a valid TCP port");
+    }
+}

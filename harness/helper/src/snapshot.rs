@@ -1,0 +1,348 @@
+//! `krill snapshot`: the workspace and the agent state as one `.claw`, while the gateway runs.
+//!
+//! A staging tree on the volume holds `workspace/` and `state/`: ordinary files are hard links
+//! (no copy of a big workspace), SQLite databases are online-backup copies (consistent even while
+//! the gateway writes), and anything on the deny list stays out. The tree's content digest is
+//! compared with the last snapshot's, so an idle krill does not pile up identical archives.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::paths::{KrillName, Paths};
+use crate::sqlite;
+
+/// Never archived, wherever they appear (matched per path component; `*` is a wildcard within
+/// one component). Secrets, the rendered config, and what OpenClaw rebuilds by itself.
+pub const DENY_ANY_DEPTH: &[&str] = &[
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".ssh",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".aws",
+    ".kube",
+    "credentials",
+    "credentials.json",
+    "auth-profiles.json",
+    "auth.json",
+    "secrets",
+    "secrets.json",
+    "*token*",
+    "openclaw.json",
+    "openclaw.json.*",
+    "openclaw.json5",
+    ".krill-write-probe*",
+];
+
+/// Never archived when directly under the state dir: scratch, caches, logs, locks, identity.
+pub const DENY_STATE_TOP: &[&str] = &["tmp", "cache", "logs", "media", "identity", "devices", "*.lock", "locks"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Database(#[from] sqlite::SqliteError),
+    #[error("writing {path}: {source}")]
+    Export { path: PathBuf, source: krill_claw::ClawError },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io { path: path.to_owned(), source }
+}
+
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    pub out_dir: PathBuf,
+    /// Keep this many of this krill's snapshots in `out_dir`, deleting the oldest.
+    pub keep: Option<usize>,
+    /// Write even if nothing changed since the last snapshot.
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SnapshotOutcome {
+    Written { path: PathBuf, bytes: u64, files: u64, digest: String, skipped: Vec<String>, removed: Vec<PathBuf> },
+    Unchanged { digest: String, last: Option<PathBuf> },
+}
+
+/// What `.krill/last-snapshot.json` remembers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LastSnapshot {
+    digest: String,
+    path: PathBuf,
+    at: String,
+}
+
+/// `20261124T101500Z` and its RFC 3339 form.
+pub fn timestamp_now() -> (String, String) {
+    let now = time::OffsetDateTime::now_utc();
+    let compact = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    (
+        now.format(&compact).unwrap_or_default(),
+        now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    )
+}
+
+fn glob_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, rest)) => {
+            name.starts_with(prefix)
+                && (0..=name.len() - prefix.len())
+                    .filter(|&i| name.is_char_boundary(prefix.len() + i))
+                    .any(|i| glob_match(rest, &name[prefix.len() + i..]))
+        }
+    }
+}
+
+/// Whether a path (relative to the workspace or state root) must stay out of snapshots.
+pub fn denied(relative: &Path, in_state: bool) -> bool {
+    let components: Vec<&str> = relative.iter().filter_map(|c| c.to_str()).collect();
+    if in_state && components.first().is_some_and(|top| DENY_STATE_TOP.iter().any(|p| glob_match(p, top))) {
+        return true;
+    }
+    components.iter().any(|c| DENY_ANY_DEPTH.iter().any(|p| glob_match(p, c)))
+}
+
+/// The staged tree for one snapshot, removed when dropped.
+struct Staged {
+    dir: tempfile::TempDir,
+    files: u64,
+    skipped: Vec<String>,
+}
+
+fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
+    let bookkeeping = paths.bookkeeping();
+    fs::create_dir_all(&bookkeeping).map_err(io_err(&bookkeeping))?;
+    let dir = tempfile::Builder::new().prefix("snapshot-").tempdir_in(&bookkeeping).map_err(io_err(&bookkeeping))?;
+    let mut staged = Staged { dir, files: 0, skipped: Vec::new() };
+    for (part, root, in_state) in [("workspace", paths.workspace(), false), ("state", paths.state(), true)] {
+        let target_root = staged.dir.path().join(part);
+        fs::create_dir_all(&target_root).map_err(io_err(&target_root))?;
+        if !root.is_dir() {
+            continue;
+        }
+        let mut walker = walkdir::WalkDir::new(&root).min_depth(1).follow_links(false).sort_by_file_name().into_iter();
+        while let Some(entry) = walker.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                // The gateway deletes temp files while we walk; a vanished entry is not an error.
+                Err(e) if e.io_error().is_some_and(|io| io.kind() == io::ErrorKind::NotFound) => continue,
+                Err(e) => return Err(SnapshotError::Io { path: root.clone(), source: e.into() }),
+            };
+            let relative = entry.path().strip_prefix(&root).unwrap_or(entry.path());
+            if denied(relative, in_state) {
+                staged.skipped.push(format!("{part}/{}", relative.display()));
+                if entry.file_type().is_dir() {
+                    walker.skip_current_dir();
+                }
+                continue;
+            }
+            let target = target_root.join(relative);
+            let file_type = entry.file_type();
+            if file_type.is_dir() {
+                fs::create_dir_all(&target).map_err(io_err(&target))?;
+            } else if file_type.is_file() {
+                if sqlite::is_side_file(entry.path()) {
+                    continue; // its content is inside the database's backup copy
+                }
+                if sqlite::is_database(entry.path()) {
+                    sqlite::backup(entry.path(), &target)?;
+                } else if let Err(e) = link_or_copy(entry.path(), &target) {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        continue;
+                    }
+                    return Err(SnapshotError::Io { path: entry.path().to_owned(), source: e });
+                }
+                staged.files += 1;
+            }
+            // Symlinks and special files: .claw archives carry neither.
+        }
+    }
+    Ok(staged)
+}
+
+/// A hard link costs nothing for a large workspace; across devices, copy.
+fn link_or_copy(source: &Path, target: &Path) -> io::Result<()> {
+    fs::hard_link(source, target).or_else(|_| fs::copy(source, target).map(|_| ()))
+}
+
+/// Content digest of a staged tree: every path (with its kind) and every file's bytes, in order.
+fn digest(root: &Path) -> Result<String, SnapshotError> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    for entry in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(|e| SnapshotError::Io { path: root.to_owned(), source: e.into() })?;
+        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let kind: &[u8] = if entry.file_type().is_dir() { b"d\0" } else { b"f\0" };
+        hasher.update(kind);
+        hasher.update(relative.as_os_str().as_encoded_bytes());
+        hasher.update(b"\0");
+        if entry.file_type().is_file() {
+            let mut file = fs::File::open(entry.path()).map_err(io_err(entry.path()))?;
+            hasher.update(file.metadata().map_err(io_err(entry.path()))?.len().to_le_bytes());
+            loop {
+                let n = file.read(&mut buffer).map_err(io_err(entry.path()))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+            }
+        }
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn last_snapshot_path(paths: &Paths) -> PathBuf {
+    paths.bookkeeping().join("last-snapshot.json")
+}
+
+/// Whether `file_name` is one of `name`'s snapshots: `<name>-YYYYMMDDTHHMMSSZ[-N].claw`.
+pub fn is_snapshot_of(name: &KrillName, file_name: &str) -> bool {
+    let Some(rest) = file_name.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix('-')) else { return false };
+    let Some(stamp) = rest.strip_suffix(".claw") else { return false };
+    let (stamp, counter) = stamp.split_once('-').unwrap_or((stamp, "0"));
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && !counter.is_empty()
+        && counter.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// This krill's snapshots in `dir`, oldest first.
+pub fn list(dir: &Path, name: &KrillName) -> Result<Vec<PathBuf>, SnapshotError> {
+    let mut found: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_str().is_some_and(|n| is_snapshot_of(name, n)))
+            .map(|e| e.path())
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    // The timestamp sorts lexically; a same-second `-N` suffix sorts after its base name.
+    found.sort_by_key(|p| {
+        let n = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let (base, counter) = match n.rsplit_once('-') {
+            Some((b, c)) if c.bytes().all(|x| x.is_ascii_digit()) && b.ends_with('Z') => (b.to_owned(), c.parse::<u64>().unwrap_or(0) + 1),
+            _ => (n, 0),
+        };
+        (base, counter)
+    });
+    Ok(found)
+}
+
+pub fn snapshot(paths: &Paths, name: &KrillName, options: &SnapshotOptions) -> Result<SnapshotOutcome, SnapshotError> {
+    let staged = stage(paths)?;
+    let digest = digest(staged.dir.path())?;
+    let last: Option<LastSnapshot> =
+        fs::read(last_snapshot_path(paths)).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if let Some(last) = &last {
+        if last.digest == digest && !options.force && last.path.exists() {
+            return Ok(SnapshotOutcome::Unchanged { digest, last: Some(last.path.clone()) });
+        }
+    }
+
+    fs::create_dir_all(&options.out_dir).map_err(io_err(&options.out_dir))?;
+    let (stamp, at) = timestamp_now();
+    let mut path = options.out_dir.join(format!("{}-{stamp}.claw", name.as_str()));
+    let mut counter = 1;
+    while path.exists() {
+        path = options.out_dir.join(format!("{}-{stamp}-{counter}.claw", name.as_str()));
+        counter += 1;
+    }
+    let export_options = krill_claw::ExportOptions {
+        generated_by: format!("krill {} snapshot of {}", env!("CARGO_PKG_VERSION"), name.as_str()),
+        progress: false,
+        ..Default::default()
+    };
+    // export() writes to a temporary name and renames when complete and synced: atomic.
+    let summary = krill_claw::export(staged.dir.path(), &path, &export_options)
+        .map_err(|source| SnapshotError::Export { path: path.clone(), source })?;
+
+    let record = LastSnapshot { digest: digest.clone(), path: path.clone(), at };
+    let record_path = last_snapshot_path(paths);
+    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| SnapshotError::Io { path: record_path.clone(), source: e.into() })?;
+    crate::run::write_atomically(&record_path, &bytes)
+        .map_err(|e| SnapshotError::Io { path: record_path.clone(), source: io::Error::other(format!("{e:#}")) })?;
+
+    let mut removed = Vec::new();
+    if let Some(keep) = options.keep {
+        let all = list(&options.out_dir, name)?;
+        let excess = all.len().saturating_sub(keep.max(1));
+        for old in all.into_iter().take(excess) {
+            fs::remove_file(&old).map_err(io_err(&old))?;
+            removed.push(old);
+        }
+    }
+    Ok(SnapshotOutcome::Written {
+        path,
+        bytes: summary.archive_bytes,
+        files: staged.files,
+        digest,
+        skipped: staged.skipped.clone(),
+        removed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("workspace/.env", false, true)]
+    #[case(".env", false, true)]
+    #[case("notes/prod.env", false, true)]
+    #[case("deploy/id_ed25519.pub", false, true)]
+    #[case("agents/main/agent/auth-profiles.json", true, true)]
+    #[case("openclaw.json", true, true)]
+    #[case("openclaw.json.bak", true, true)]
+    #[case("gateway-token.txt", false, true)]
+    #[case("logs/gateway.log", true, true)]
+    #[case("tmp/x", true, true)]
+    #[case("identity/device.json", true, true)]
+    #[case("tmp/x", false, false)]
+    #[case("memory/2026-11-24.md", false, false)]
+    #[case("agents/main/agent/openclaw-agent.sqlite", true, false)]
+    #[case("environment.md", false, false)]
+    fn deny_list(#[case] path: &str, #[case] in_state: bool, #[case] expected: bool) {
+        assert_eq!(denied(Path::new(path), in_state), expected, "{path}");
+    }
+
+    #[rstest]
+    #[case("alice-20261124T101500Z.claw", true)]
+    #[case("alice-20261124T101500Z-2.claw", true)]
+    #[case("alice-bob-20261124T101500Z.claw", false)]
+    #[case("alice-20261124T1015Z.claw", false)]
+    #[case("alice-20261124T101500Z.claw.tmp", false)]
+    fn snapshot_names(#[case] file: &str, #[case] expected: bool) {
+        assert_eq!(is_snapshot_of(&KrillName::parse("alice").expect("name"), file), expected);
+    }
+
+    #[test]
+    fn glob() {
+        assert!(glob_match("*token*", "gateway-token.txt"));
+        assert!(glob_match(".env.*", ".env.local"));
+        assert!(!glob_match(".env.*", ".env"));
+        assert!(glob_match("*", ""));
+    }
+}
