@@ -25,11 +25,12 @@ export KRILL_TOOLS_PATH="$HELM_BIN:$K8S_BIN${KRILL_TOOLS_PATH:+:$KRILL_TOOLS_PAT
 
 passed=0 failed=0 not_run=()
 run_suite() {
-  local label=$1; shift
+  local label=$1 targets=$2; shift 2
   local out; out=$(mktemp)
-  log "cargo test -p krill-cluster ($label)"
+  log "cargo test -p krill-cluster $targets ($label)"
   # --show-output: passing tests' "NOT RUN: ..." notes must reach the log, not vanish.
-  if env "$@" cargo test -p krill-cluster -- --show-output 2>&1 | tee "$out"; then :; fi
+  local -a target_args=(); read -ra target_args <<<"$targets"   # read -a: no glob expansion
+  if env "$@" cargo test -p krill-cluster "${target_args[@]}" -- --show-output 2>&1 | tee "$out"; then :; fi
   local p f
   p=$(grep -E '^test result:' "$out" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
   f=$(grep -E '^test result:' "$out" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
@@ -40,9 +41,12 @@ run_suite() {
   rm -f "$out"
 }
 
-run_suite "KRILL_CLUSTER=local" KRILL_CLUSTER=local
-run_suite "KRILL_CLUSTER=existing" KRILL_CLUSTER=existing KUBECONFIG="$KRILL_KUBECONFIG"
+# Unit tests need no cluster: run them once, with the first provider.
+run_suite "KRILL_CLUSTER=local" "" KRILL_CLUSTER=local
+run_suite "KRILL_CLUSTER=existing" "--test *" KRILL_CLUSTER=existing KUBECONFIG="$KRILL_KUBECONFIG"
 
-for line in "${not_run[@]}"; do echo "not run (not counted as passed): $line"; done
+for line in "${not_run[@]}"; do
+  echo "NOT RUN: $line (the test counted above checked only that the nodes are simulated)"
+done
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -30,8 +30,8 @@ impl TestRelease {
         labels: &[(&str, &str)],
     ) -> Result<Self, ClusterError> {
         let thread = std::thread::current();
-        let test = thread.name().unwrap_or("test").rsplit("::").next().unwrap_or("test");
-        Self::create(cluster, test, labels).await
+        let test = test_label(thread.name().unwrap_or("test"));
+        Self::create(cluster, &test, labels).await
     }
 
     pub async fn create(
@@ -160,6 +160,20 @@ async fn remove_release_and_namespace(
     }
 }
 
+/// The part of a libtest thread name worth putting in a namespace: the test function, and for an
+/// rstest case (`<fn>::case_2_name`) a prefix of the function plus the case, so cases differ.
+fn test_label(thread_name: &str) -> String {
+    let mut parts = thread_name.rsplit("::");
+    let last = parts.next().unwrap_or("test");
+    match (last.starts_with("case_"), parts.next()) {
+        (true, Some(function)) => {
+            let prefix: String = function.chars().take(20).collect();
+            format!("{prefix}-{last}")
+        }
+        _ => last.to_owned(),
+    }
+}
+
 /// `krill-t-<test>-<random>`: a valid namespace name (DNS label, at most 63 characters) that
 /// says which test made it.
 pub fn namespace_for_test(test: &str) -> String {
@@ -191,6 +205,15 @@ mod tests {
         assert!(name.starts_with("krill-t-upgrade-rolls-only-the-changed-krill-"), "{name}");
         assert!(name.len() <= 63);
         assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+
+    #[test]
+    fn rstest_cases_keep_function_prefix_and_case() {
+        assert_eq!(
+            test_label("every_krill_gets_a_bound_claim::case_2_explicit_class"),
+            "every_krill_gets_a_b-case_2_explicit_class"
+        );
+        assert_eq!(test_label("volumes::scale_down"), "scale_down");
     }
 
     #[test]
