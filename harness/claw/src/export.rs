@@ -679,7 +679,7 @@ mod tests {
         for chunk in text.chunks(CHUNK) {
             deflate_chunk(chunk, dict, &mut out, 6).expect("deflate");
             stream.extend_from_slice(&out);
-            dict = &chunk[chunk.len() - DICT..];
+            dict = &chunk[chunk.len().saturating_sub(DICT)..];
         }
         stream.extend_from_slice(&[0x03, 0x00]);
         let mut back = Vec::new();

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark: krill's .claw engine against claw.py, same machine, same run.
+#
+#   scripts/bench/claw.sh [small|large|all]      (default: all)
+#
+# Generates workspaces under ${KRILL_BENCH_DIR:-/tmp/krill-claw-bench} (kept between runs),
+# builds the library CLI example in release mode, then times export and import of each tool
+# with /usr/bin/time -v (wall time, peak RSS). Prints a Markdown table for docs/benchmarks.md.
+# Not part of the test suite. Needs python3, claw.py (KRILL_CLAW_PY or the submodule), GNU time.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+bench="${KRILL_BENCH_DIR:-/tmp/krill-claw-bench}"
+which="${1:-all}"
+claw_py="${KRILL_CLAW_PY:-$repo/claw.py/claw.py}"
+level="${KRILL_BENCH_LEVEL:-}"
+
+[[ -f "$claw_py" ]] || { echo "claw.py not found at $claw_py (set KRILL_CLAW_PY)" >&2; exit 1; }
+if [[ ! -x /usr/bin/time ]]; then
+  echo "installing GNU time" >&2
+  apt-get install -y time >/dev/null
+fi
+
+(cd "$repo" && cargo build --release -p krill-claw --example claw >&2)
+ours="$repo/target/release/examples/claw"
+mkdir -p "$bench"
+
+sizes=()
+case "$which" in
+  small) sizes=(small) ;;
+  large) sizes=(large) ;;
+  all) sizes=(small large) ;;
+  *) echo "usage: $0 [small|large|all]" >&2; exit 2 ;;
+esac
+
+# run <label> <cmd...>: prints "wall_s rss_kib cpu_s"
+run() {
+  local log="$bench/time.log"
+  /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$bench/stderr.log" || { cat "$bench/stderr.log" >&2; return 1; }
+  local wall rss user sys
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+  user=$(awk -F': ' '/User time/ {print $2}' "$log")
+  sys=$(awk -F': ' '/System time/ {print $2}' "$log")
+  echo "$wall $rss $(echo "$user + $sys" | bc)"
+}
+
+echo "| workspace | files | input | step | claw.py s | krill s | speed-up | claw.py RSS | krill RSS | krill CPU s | claw.py archive | krill archive | size vs claw.py |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+for size in "${sizes[@]}"; do
+  ws="$bench/$size"
+  if [[ ! -d "$ws/context" ]]; then
+    echo "generating $size workspace in $ws" >&2
+    python3 "$here/claw_gen.py" "$size" "$ws"
+  fi
+  files=$(find "$ws/context" -type f | wc -l)
+  input=$(du -sb "$ws/context" | cut -f1)
+  # Warm the page cache equally for both tools, and measure what reading costs alone.
+  read_s=$( { /usr/bin/time -f %e tar -cf /dev/null -C "$ws" context; } 2>&1 | tail -1)
+  read_s=$( { /usr/bin/time -f %e sh -c "find '$ws/context' -type f -print0 | xargs -0 cat > /dev/null"; } 2>&1 | tail -1)
+  rm -rf "$bench/out-$size" && mkdir -p "$bench/out-$size"
+  out="$bench/out-$size"
+  read -r pe_wall pe_rss pe_cpu < <(run python3 "$claw_py" export "$ws" "$out/py.claw")
+  extra=()
+  [[ -n "$level" ]] && extra=(--level "$level")
+  read -r ke_wall ke_rss ke_cpu < <(KRILL_CLAW_PY="$claw_py" run "$ours" export --no-progress "${extra[@]}" "$ws" "$out/krill.claw")
+  py_size=$(stat -c %s "$out/py.claw")
+  k_size=$(stat -c %s "$out/krill.claw")
+  read -r pi_wall pi_rss pi_cpu < <(run python3 "$claw_py" import "$out/py.claw" "$out/py-imported")
+  read -r ki_wall ki_rss ki_cpu < <(run "$ours" import --no-progress "$out/py.claw" "$out/krill-imported")
+  diff -r "$ws/context" "$out/krill-imported/context" >/dev/null || { echo "MISMATCH after import ($size)" >&2; exit 1; }
+  # Our own archive must import to the same tree as well.
+  "$ours" import --no-progress "$out/krill.claw" "$out/krill-own" >/dev/null
+  diff -r "$ws/context" "$out/krill-own/context" >/dev/null || { echo "MISMATCH after own round trip ($size)" >&2; exit 1; }
+  mib() { echo "scale=1; $1 / 1048576" | bc; }
+  ratio() { echo "scale=1; $1 / $2" | bc; }
+  pct=$(echo "scale=1; ($k_size - $py_size) * 100 / $py_size" | bc)
+  echo "| $size | $files | $(mib "$input") MiB | export | $pe_wall | $ke_wall | $(ratio "$pe_wall" "$ke_wall")x | $(mib $((pe_rss*1024))) MiB | $(mib $((ke_rss*1024))) MiB | $ke_cpu | $(mib "$py_size") MiB | $(mib "$k_size") MiB | ${pct}% |"
+  echo "| $size | $files | $(mib "$input") MiB | import | $pi_wall | $ki_wall | $(ratio "$pi_wall" "$ki_wall")x | $(mib $((pi_rss*1024))) MiB | $(mib $((ki_rss*1024))) MiB | $ki_cpu | | | |"
+  echo "reading all $size files (cat, warm cache): ${read_s}s" >&2
+  rm -rf "$out/py-imported" "$out/krill-imported" "$out/krill-own"
+done
+echo "load average after run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
