@@ -163,3 +163,12 @@ fn env_references_in_configs_are_accepted() {
     let config: ConfigMap = rendered.get("ConfigMap", "krill-config").expect("config");
     assert!(config.data.and_then(|d| d.get("openclaw.json5").cloned()).is_some_and(|text| text.contains("${OPENCLAW_GATEWAY_TOKEN}")));
 }
+
+#[test]
+fn a_krill_can_present_its_own_proxy_key() {
+    let rendered = render(&[yaml(THREE_KRILLS), yaml("krills:\n  alpha:\n    proxyKey:\n      existingSecret: alpha-virtual-key\n")]);
+    let alpha = statefulset(&rendered, "krill-alpha");
+    assert_eq!(env_secret(container(pod_spec(&alpha), "krill"), "OPENCLAW_API_KEY"), ("alpha-virtual-key".into(), "api-key".into()));
+    let beta = statefulset(&rendered, "krill-beta");
+    assert_eq!(env_secret(container(pod_spec(&beta), "krill"), "OPENCLAW_API_KEY"), ("krill-api-server".into(), "master-key".into()));
+}
