@@ -32,6 +32,10 @@ pub struct Launch {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Started as root, the gateway drops to the volume's owner: OpenClaw refuses state
+    /// directories that belong to another user ("device identity coordinator directory belongs
+    /// to another user"), and it has no business running as root anyway.
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl Launch {
@@ -44,7 +48,12 @@ impl Launch {
             env: vec![
                 ("OPENCLAW_CONFIG_PATH".to_owned(), paths.rendered_config().display().to_string()),
                 ("OPENCLAW_STATE_DIR".to_owned(), paths.state().display().to_string()),
+                // Kubernetes supervises the gateway. Without this, a failed start launches
+                // OpenClaw's "automatic triage": an agent turn, on the krill's model, that edits
+                // the OpenClaw installation; it also turns off self-update and service mutation.
+                ("OPENCLAW_SUPERVISOR_MODE".to_owned(), "external".to_owned()),
             ],
+            run_as: (nix::unistd::Uid::effective().is_root() && settings.uid != 0).then_some((settings.uid, settings.gid)),
         }
     }
 
@@ -54,6 +63,9 @@ impl Launch {
         words.push("exec".to_owned());
         words.push(quote(&self.program.display().to_string()));
         words.extend(self.args.iter().map(|a| quote(a)));
+        if let Some((uid, gid)) = self.run_as {
+            words.push(format!("# as uid {uid} gid {gid}"));
+        }
         words.join(" ")
     }
 
@@ -61,6 +73,10 @@ impl Launch {
     pub fn exec(self, lock: GatewayLock) -> GatewayError {
         let mut command = Command::new(&self.program);
         command.args(&self.args).envs(self.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+        if let Some((uid, gid)) = self.run_as {
+            // std clears supplementary groups when root sets a uid without explicit groups.
+            command.uid(uid).gid(gid);
+        }
         let source = command.exec();
         drop(lock);
         GatewayError::Exec { program: self.program.display().to_string(), source }
@@ -150,11 +166,13 @@ mod tests {
     #[test]
     fn dry_run_command_matches_the_pod_contract() {
         let env: BTreeMap<String, String> = BTreeMap::new();
-        let launch = Launch::new(&Paths::from_env(&env), &Settings::from_env(&env).expect("defaults"));
+        let mut launch = Launch::new(&Paths::from_env(&env), &Settings::from_env(&env).expect("defaults"));
+        assert_eq!(launch.run_as.is_some(), nix::unistd::Uid::effective().is_root());
+        launch.run_as = None;
         assert_eq!(
             launch.display(),
             "OPENCLAW_CONFIG_PATH=/krill/run/openclaw.json OPENCLAW_STATE_DIR=/krill/data/state \
-             exec openclaw gateway run --port 18789 --bind lan"
+             OPENCLAW_SUPERVISOR_MODE=external exec openclaw gateway run --port 18789 --bind lan"
         );
     }
 }

@@ -68,10 +68,25 @@ fn main() -> ExitCode {
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("krill: error: {error:#}");
+            eprintln!("krill: error: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, without repeating a cause its parent already quotes.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 fn execute(command: Command) -> Result<()> {
@@ -111,6 +126,8 @@ fn execute(command: Command) -> Result<()> {
         Command::Restore { archive } => {
             let paths = Paths::from_env(&env);
             let settings = Settings::from_env(&env)?;
+            let bookkeeping = paths.bookkeeping();
+            std::fs::create_dir_all(&bookkeeping).with_context(|| format!("creating {}", bookkeeping.display()))?;
             // Holding the gateway lock for the whole restore also keeps a gateway from starting.
             let lock = gateway::GatewayLock::acquire(&paths)
                 .context("refusing to restore while the gateway runs: stop the pod, or restore from an init container")?;

@@ -45,6 +45,10 @@ pub const DENY_ANY_DEPTH: &[&str] = &[
     "openclaw.json",
     "openclaw.json.*",
     "openclaw.json5",
+    // OpenClaw's lock files (some are tiny SQLite files): meaningless in another process's life.
+    "*.lock",
+    "*-lock.sqlite",
+    "*.lock.sqlite",
     ".krill-write-probe*",
 ];
 
@@ -324,6 +328,8 @@ mod tests {
     #[case("memory/2026-11-24.md", false, false)]
     #[case("agents/main/agent/openclaw-agent.sqlite", true, false)]
     #[case("environment.md", false, false)]
+    #[case("agents/main/agent/openclaw-agent.sqlite.reindex-lock.sqlite", true, true)]
+    #[case("config-journal-fingerprint.key", true, true)]
     fn deny_list(#[case] path: &str, #[case] in_state: bool, #[case] expected: bool) {
         assert_eq!(denied(Path::new(path), in_state), expected, "{path}");
     }

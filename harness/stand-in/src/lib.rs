@@ -180,10 +180,16 @@ enum Reply {
 }
 
 fn decide(script: &Script, body: &Value) -> Reply {
-    let messages = body.get("messages").and_then(Value::as_array);
-    let last_role = messages.and_then(|m| m.last()).and_then(|m| m.get("role")).and_then(Value::as_str);
-    if last_role == Some("tool") {
-        return Reply::Text(script.final_text.clone());
+    // Answered tool call = the last assistant message is followed by a tool result. OpenClaw
+    // appends its own internal-context user message after the result, so "the last message is a
+    // tool result" would loop forever.
+    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let role = |m: &Value| m.get("role").and_then(Value::as_str).map(str::to_owned);
+    let last_assistant = messages.iter().rposition(|m| role(m).as_deref() == Some("assistant"));
+    if let Some(index) = last_assistant {
+        if messages[index + 1..].iter().any(|m| role(m).as_deref() == Some("tool")) {
+            return Reply::Text(script.final_text.clone());
+        }
     }
     match write_tool_arguments(body) {
         Some((path_key, content_key)) => Reply::ToolCall {
@@ -293,9 +299,20 @@ mod tests {
 
     #[test]
     fn after_the_tool_result_it_answers_in_text() {
-        let body = json!({ "messages": [{ "role": "user", "content": "hi" }, { "role": "tool", "content": "ok" }],
-                           "tools": write_tool("path") });
+        // The shape OpenClaw 2026.9.6 sends: its internal-context user message follows the result.
+        let body = json!({ "messages": [
+            { "role": "user", "content": "hi" },
+            { "role": "assistant", "content": null, "tool_calls": [] },
+            { "role": "tool", "content": "ok" },
+            { "role": "user", "content": "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>" }],
+            "tools": write_tool("path") });
         assert!(matches!(decide(&Script::default(), &body), Reply::Text(t) if t == Script::default().final_text));
+        // A new user turn after the final answer starts the script again.
+        let mut next = body.clone();
+        let messages = next["messages"].as_array_mut().expect("messages");
+        messages.push(json!({ "role": "assistant", "content": "Done" }));
+        messages.push(json!({ "role": "user", "content": "again" }));
+        assert!(matches!(decide(&Script::default(), &next), Reply::ToolCall { .. }));
     }
 
     #[test]
