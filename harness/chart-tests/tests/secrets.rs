@@ -172,3 +172,15 @@ fn a_krill_can_present_its_own_proxy_key() {
     let beta = statefulset(&rendered, "krill-beta");
     assert_eq!(env_secret(container(pod_spec(&beta), "krill"), "OPENCLAW_API_KEY"), ("krill-api-server".into(), "master-key".into()));
 }
+
+#[test]
+fn gateway_tokens_outlive_their_krill_like_its_volume() {
+    let rendered = render_yaml(THREE_KRILLS);
+    for name in ["krill-secrets", "krill-alpha-secrets"] {
+        let secret: Secret = rendered.get("Secret", name).unwrap_or_else(|err| panic!("{err}"));
+        let policy = secret.metadata.annotations.as_ref().and_then(|a| a.get("helm.sh/resource-policy")).map(String::as_str);
+        assert_eq!(policy, Some("keep"), "{name}: a re-added krill must find its token next to its retained PVC");
+    }
+    let master: Secret = rendered.get("Secret", "krill-api-server").expect("master key");
+    assert!(master.metadata.annotations.is_none(), "the proxy key is regenerated with the release");
+}
