@@ -16,7 +16,10 @@ pub enum HelmError {
     )]
     NotFound { tools_path: String, cache: String },
     #[error("running {helm}: {source}")]
-    Spawn { helm: String, source: std::io::Error },
+    Spawn {
+        helm: String,
+        source: std::io::Error,
+    },
     #[error("writing a values file: {0}")]
     ValuesFile(std::io::Error),
     #[error("helm template failed (exit {code:?}):\n{stderr}")]
@@ -59,7 +62,11 @@ impl Helm {
             return Ok(Self { binary: cache });
         }
         Err(HelmError::NotFound {
-            tools_path: if tools_path.is_empty() { "unset".into() } else { tools_path },
+            tools_path: if tools_path.is_empty() {
+                "unset".into()
+            } else {
+                tools_path
+            },
             cache: cache.display().to_string(),
         })
     }
@@ -69,7 +76,12 @@ impl Helm {
     }
 
     /// `helm template <release> charts/krill -n <namespace>` with the given values.
-    pub fn template(&self, release: &str, namespace: &str, values: &[Values]) -> Result<Rendered, HelmError> {
+    pub fn template(
+        &self,
+        release: &str,
+        namespace: &str,
+        values: &[Values],
+    ) -> Result<Rendered, HelmError> {
         let output = self.run(release, namespace, values)?;
         if !output.status.success() {
             return Err(HelmError::Failed {
@@ -85,12 +97,19 @@ impl Helm {
         let output = self.run("krill", "krill", values)?;
         if output.status.success() {
             let stdout = String::from_utf8_lossy(&output.stdout);
-            return Err(HelmError::UnexpectedSuccess { head: stdout.chars().take(400).collect() });
+            return Err(HelmError::UnexpectedSuccess {
+                head: stdout.chars().take(400).collect(),
+            });
         }
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
-    fn run(&self, release: &str, namespace: &str, values: &[Values]) -> Result<std::process::Output, HelmError> {
+    fn run(
+        &self,
+        release: &str,
+        namespace: &str,
+        values: &[Values],
+    ) -> Result<std::process::Output, HelmError> {
         let chart = crate::chart_dir();
         // Temporary values files live until helm has read them.
         let mut keep = Vec::new();
@@ -115,7 +134,8 @@ impl Helm {
                         .suffix(".yaml")
                         .tempfile()
                         .map_err(HelmError::ValuesFile)?;
-                    std::io::Write::write_all(&mut file, yaml.as_bytes()).map_err(HelmError::ValuesFile)?;
+                    std::io::Write::write_all(&mut file, yaml.as_bytes())
+                        .map_err(HelmError::ValuesFile)?;
                     args.push("--values".into());
                     args.push(file.path().as_os_str().to_owned());
                     keep.push(file);
@@ -129,7 +149,10 @@ impl Helm {
         let output = Command::new(&self.binary)
             .args(&args)
             .output()
-            .map_err(|source| HelmError::Spawn { helm: self.binary.display().to_string(), source })?;
+            .map_err(|source| HelmError::Spawn {
+                helm: self.binary.display().to_string(),
+                source,
+            })?;
         drop(keep);
         Ok(output)
     }
@@ -137,18 +160,23 @@ impl Helm {
 
 /// Where scripts/tools/go-tools.sh installs the pinned helm.
 fn cache_helm() -> PathBuf {
-    let versions = std::fs::read_to_string(crate::repo_root().join("scripts/versions.env")).unwrap_or_default();
+    let versions = std::fs::read_to_string(crate::repo_root().join("scripts/versions.env"))
+        .unwrap_or_default();
     let version = versions
         .lines()
         .find_map(|line| line.strip_prefix("HELM_VERSION="))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or("unknown")
         .to_owned();
-    let cache = std::env::var_os("KRILL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+    let cache = std::env::var_os("KRILL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+                });
+            base.join("krill")
         });
-        base.join("krill")
-    });
     cache.join("helm").join(version).join("bin/helm")
 }

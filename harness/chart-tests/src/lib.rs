@@ -10,7 +10,7 @@ mod strict;
 
 pub use helm::{Helm, HelmError, Values};
 pub use manifest::{Manifest, Rendered, RenderedError};
-pub use strict::{strict_from_value, StrictError};
+pub use strict::{StrictError, strict_from_value};
 
 use std::path::PathBuf;
 
@@ -27,7 +27,11 @@ pub fn chart_dir() -> PathBuf {
 /// Values files shipped with the chart: the defaults, the ct cases and the examples.
 pub fn shipped_values_files() -> Vec<PathBuf> {
     let chart = chart_dir();
-    let mut files = vec![chart.join("values.yaml"), chart.join("values-dev.yaml"), chart.join("values-prod.yaml")];
+    let mut files = vec![
+        chart.join("values.yaml"),
+        chart.join("values-dev.yaml"),
+        chart.join("values-prod.yaml"),
+    ];
     if let Ok(entries) = std::fs::read_dir(chart.join("ci")) {
         let mut ci: Vec<PathBuf> = entries
             .filter_map(Result::ok)

@@ -1,21 +1,33 @@
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::strict::{strict_from_value, StrictError};
+use crate::strict::{StrictError, strict_from_value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderedError {
     #[error("rendered document {index} (from {source_file}) is not YAML: {error}")]
-    Yaml { index: usize, source_file: String, error: serde_yaml::Error },
+    Yaml {
+        index: usize,
+        source_file: String,
+        error: serde_yaml::Error,
+    },
     #[error("rendered document {index} (from {source_file}) has no kind or metadata.name")]
     Unnamed { index: usize, source_file: String },
     #[error("{kind} {name}: {error}")]
-    Type { kind: String, name: String, error: StrictError },
+    Type {
+        kind: String,
+        name: String,
+        error: StrictError,
+    },
     #[error("{kind} {name} is a kind this chart is not expected to render")]
     UnexpectedKind { kind: String, name: String },
     #[error("no {kind} named {name} in the rendered chart (have: {have:?})")]
-    Missing { kind: String, name: String, have: Vec<String> },
+    Missing {
+        kind: String,
+        name: String,
+        have: Vec<String>,
+    },
 }
 
 /// One rendered object.
@@ -54,36 +66,61 @@ impl Rendered {
                 .find_map(|line| line.strip_prefix("# Source: "))
                 .unwrap_or("?")
                 .to_owned();
-            let value: Value = serde_yaml::from_str(&document)
-                .map_err(|error| RenderedError::Yaml { index, source_file: source.clone(), error })?;
+            let value: Value =
+                serde_yaml::from_str(&document).map_err(|error| RenderedError::Yaml {
+                    index,
+                    source_file: source.clone(),
+                    error,
+                })?;
             if value.is_null() {
                 continue;
             }
             let kind = value.get("kind").and_then(Value::as_str);
             let name = value.pointer("/metadata/name").and_then(Value::as_str);
             let (Some(kind), Some(name)) = (kind, name) else {
-                return Err(RenderedError::Unnamed { index, source_file: source });
+                return Err(RenderedError::Unnamed {
+                    index,
+                    source_file: source,
+                });
             };
-            manifests.push(Manifest { kind: kind.to_owned(), name: name.to_owned(), source, value });
+            manifests.push(Manifest {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                source,
+                value,
+            });
         }
         Ok(Self { manifests })
     }
 
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Manifest> + 'a {
-        self.manifests.iter().filter(move |manifest| manifest.kind == kind)
+        self.manifests
+            .iter()
+            .filter(move |manifest| manifest.kind == kind)
     }
 
     pub fn find(&self, kind: &str, name: &str) -> Option<&Manifest> {
-        self.manifests.iter().find(|manifest| manifest.kind == kind && manifest.name == name)
+        self.manifests
+            .iter()
+            .find(|manifest| manifest.kind == kind && manifest.name == name)
     }
 
     /// The object `kind/name`, parsed strictly into `T`.
-    pub fn get<T: DeserializeOwned + Serialize>(&self, kind: &str, name: &str) -> Result<T, RenderedError> {
-        let manifest = self.find(kind, name).ok_or_else(|| RenderedError::Missing {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            have: self.of_kind(kind).map(|manifest| manifest.name.clone()).collect(),
-        })?;
+    pub fn get<T: DeserializeOwned + Serialize>(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<T, RenderedError> {
+        let manifest = self
+            .find(kind, name)
+            .ok_or_else(|| RenderedError::Missing {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                have: self
+                    .of_kind(kind)
+                    .map(|manifest| manifest.name.clone())
+                    .collect(),
+            })?;
         strict_from_value(&manifest.value).map_err(|error| RenderedError::Type {
             kind: kind.to_owned(),
             name: name.to_owned(),
@@ -92,7 +129,10 @@ impl Rendered {
     }
 
     /// Every object of `kind`, parsed strictly into `T`.
-    pub fn all<T: DeserializeOwned + Serialize>(&self, kind: &str) -> Result<Vec<T>, RenderedError> {
+    pub fn all<T: DeserializeOwned + Serialize>(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<T>, RenderedError> {
         self.of_kind(kind)
             .map(|manifest| {
                 strict_from_value(&manifest.value).map_err(|error| RenderedError::Type {
@@ -117,10 +157,17 @@ impl Rendered {
                 "Secret" => strict_from_value::<core::v1::Secret>(value).map(drop),
                 "ServiceAccount" => strict_from_value::<core::v1::ServiceAccount>(value).map(drop),
                 "Pod" => strict_from_value::<core::v1::Pod>(value).map(drop),
-                "NetworkPolicy" => strict_from_value::<networking::v1::NetworkPolicy>(value).map(drop),
-                "PodDisruptionBudget" => strict_from_value::<policy::v1::PodDisruptionBudget>(value).map(drop),
+                "NetworkPolicy" => {
+                    strict_from_value::<networking::v1::NetworkPolicy>(value).map(drop)
+                }
+                "PodDisruptionBudget" => {
+                    strict_from_value::<policy::v1::PodDisruptionBudget>(value).map(drop)
+                }
                 other => {
-                    return Err(RenderedError::UnexpectedKind { kind: other.to_owned(), name: manifest.name.clone() });
+                    return Err(RenderedError::UnexpectedKind {
+                        kind: other.to_owned(),
+                        name: manifest.name.clone(),
+                    });
                 }
             };
             result.map_err(|error| RenderedError::Type {

@@ -19,7 +19,9 @@ fn keys(text: &str) -> Vec<Key> {
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('-') {
             continue;
         }
-        let Some((name, _)) = trimmed.split_once(':') else { continue };
+        let Some((name, _)) = trimmed.split_once(':') else {
+            continue;
+        };
         if name.contains(' ') || name.contains('"') {
             continue;
         }
@@ -41,7 +43,13 @@ fn keys(text: &str) -> Vec<Key> {
         if let Some(parent) = keys.iter_mut().rev().find(|key| key.indent < indent) {
             parent.has_children = true;
         }
-        keys.push(Key { line: index + 1, indent, name: name.to_owned(), documented, has_children: false });
+        keys.push(Key {
+            line: index + 1,
+            indent,
+            name: name.to_owned(),
+            documented,
+            has_children: false,
+        });
     }
     keys
 }
@@ -49,9 +57,14 @@ fn keys(text: &str) -> Vec<Key> {
 #[test]
 fn every_value_is_documented() {
     let path = krill_chart_tests::chart_dir().join("values.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     let keys = keys(&text);
-    assert!(keys.len() > 50, "parsed too few keys from {}", path.display());
+    assert!(
+        keys.len() > 50,
+        "parsed too few keys from {}",
+        path.display()
+    );
     let mut undocumented = Vec::new();
     for (position, key) in keys.iter().enumerate() {
         if key.has_children || key.documented {
@@ -71,18 +84,32 @@ fn every_value_is_documented() {
             undocumented.push(format!("line {}: {}", key.line, key.name));
         }
     }
-    assert!(undocumented.is_empty(), "values.yaml keys without a `# --` comment: {undocumented:#?}");
+    assert!(
+        undocumented.is_empty(),
+        "values.yaml keys without a `# --` comment: {undocumented:#?}"
+    );
 }
 
 #[test]
 fn the_schema_knows_every_top_level_value() {
     let chart = krill_chart_tests::chart_dir();
-    let schema: serde_json::Value = serde_json::from_str(&read(&chart.join("values.schema.json"))).expect("schema is JSON");
-    let values: serde_json::Value = serde_yaml::from_str(&read(&chart.join("values.yaml"))).expect("values.yaml is YAML");
-    assert_eq!(schema.get("additionalProperties"), Some(&serde_json::Value::Bool(false)));
-    let properties = schema.get("properties").and_then(|p| p.as_object()).expect("properties");
+    let schema: serde_json::Value =
+        serde_json::from_str(&read(&chart.join("values.schema.json"))).expect("schema is JSON");
+    let values: serde_json::Value =
+        serde_yaml::from_str(&read(&chart.join("values.yaml"))).expect("values.yaml is YAML");
+    assert_eq!(
+        schema.get("additionalProperties"),
+        Some(&serde_json::Value::Bool(false))
+    );
+    let properties = schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .expect("properties");
     for key in values.as_object().expect("values.yaml is a map").keys() {
-        assert!(properties.contains_key(key), "values.schema.json does not describe `{key}`");
+        assert!(
+            properties.contains_key(key),
+            "values.schema.json does not describe `{key}`"
+        );
     }
 }
 

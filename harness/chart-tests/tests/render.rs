@@ -26,8 +26,14 @@ fn renders_into_known_types(
     values: PathBuf,
 ) {
     let rendered = common::render(&[Values::File(values.clone())]);
-    assert!(!rendered.manifests.is_empty(), "{} rendered nothing", values.display());
-    rendered.check_types().unwrap_or_else(|err| panic!("{}: {err}", values.display()));
+    assert!(
+        !rendered.manifests.is_empty(),
+        "{} rendered nothing",
+        values.display()
+    );
+    rendered
+        .check_types()
+        .unwrap_or_else(|err| panic!("{}: {err}", values.display()));
 
     let mut seen = BTreeSet::new();
     for manifest in &rendered.manifests {
@@ -38,7 +44,10 @@ fn renders_into_known_types(
             manifest.kind,
             manifest.name
         );
-        let labels = manifest.value.pointer("/metadata/labels").and_then(|labels| labels.as_object());
+        let labels = manifest
+            .value
+            .pointer("/metadata/labels")
+            .and_then(|labels| labels.as_object());
         for label in STANDARD_LABELS {
             assert!(
                 labels.is_some_and(|labels| labels.contains_key(*label)),
@@ -60,7 +69,10 @@ fn renders_into_known_types(
 #[test]
 fn shipped_values_files_are_found() {
     let files = krill_chart_tests::shipped_values_files();
-    assert!(files.len() >= 5, "expected values.yaml, the two examples and ci cases, got {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected values.yaml, the two examples and ci cases, got {files:?}"
+    );
     for file in files {
         assert!(file.is_file(), "{} is missing", file.display());
     }

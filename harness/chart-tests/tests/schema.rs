@@ -42,7 +42,9 @@ use rstest::rstest;
 #[case::no_api_key_without_proxy(yaml("apiServer:\n  enabled: false\napiBase: https://x.example/v1\n"), &["apiKey: set apiKey.value or apiKey.existingSecret"])]
 #[case::name_too_long_for_release(yaml(&format!("fullnameOverride: krill-with-a-long-name\nkrills:\n  {}: {{}}\n", "b".repeat(40))), &[&format!("krills.{}", "b".repeat(40)), "longer than 52"])]
 fn bad_values_are_refused_by_name(#[case] values: Values, #[case] expected: &[&str]) {
-    let stderr = helm().template_error(&[values]).unwrap_or_else(|err| panic!("{err}"));
+    let stderr = helm()
+        .template_error(&[values])
+        .unwrap_or_else(|err| panic!("{err}"));
     for needle in expected {
         assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
     }
@@ -52,5 +54,8 @@ fn bad_values_are_refused_by_name(#[case] values: Values, #[case] expected: &[&s
 fn null_krill_entry_is_a_krill_with_defaults() {
     let rendered = render_yaml("krills:\n  plain:\n");
     let sts = statefulset(&rendered, "krill-plain");
-    assert_eq!(env_value(container(pod_spec(&sts), "krill"), "OPENCLAW_MODEL"), "default");
+    assert_eq!(
+        env_value(container(pod_spec(&sts), "krill"), "OPENCLAW_MODEL"),
+        "default"
+    );
 }

@@ -11,7 +11,9 @@ pub fn helm() -> Helm {
 
 /// Renders release `krill` in namespace `krill` with the given values.
 pub fn render(values: &[Values]) -> Rendered {
-    helm().template("krill", "krill", values).unwrap_or_else(|err| panic!("{err}"))
+    helm()
+        .template("krill", "krill", values)
+        .unwrap_or_else(|err| panic!("{err}"))
 }
 
 pub fn render_yaml(yaml: &str) -> Rendered {
@@ -27,7 +29,9 @@ pub fn set(expression: &str) -> Values {
 }
 
 pub fn statefulset(rendered: &Rendered, name: &str) -> StatefulSet {
-    rendered.get("StatefulSet", name).unwrap_or_else(|err| panic!("{err}"))
+    rendered
+        .get("StatefulSet", name)
+        .unwrap_or_else(|err| panic!("{err}"))
 }
 
 pub fn pod_spec(sts: &StatefulSet) -> &PodSpec {
@@ -41,7 +45,12 @@ pub fn container<'a>(spec: &'a PodSpec, name: &str) -> &'a Container {
     spec.containers
         .iter()
         .find(|container| container.name == name)
-        .unwrap_or_else(|| panic!("no container {name}; have {:?}", spec.containers.iter().map(|c| &c.name).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no container {name}; have {:?}",
+                spec.containers.iter().map(|c| &c.name).collect::<Vec<_>>()
+            )
+        })
 }
 
 pub fn env<'a>(container: &'a Container, name: &str) -> &'a EnvVar {
@@ -54,7 +63,10 @@ pub fn env<'a>(container: &'a Container, name: &str) -> &'a EnvVar {
 }
 
 pub fn env_value<'a>(container: &'a Container, name: &str) -> &'a str {
-    env(container, name).value.as_deref().unwrap_or_else(|| panic!("env {name} has no literal value"))
+    env(container, name)
+        .value
+        .as_deref()
+        .unwrap_or_else(|| panic!("env {name} has no literal value"))
 }
 
 /// (secret name, key) of an env var that must come from a Secret.
@@ -74,7 +86,12 @@ pub fn annotation(sts: &StatefulSet, key: &str) -> String {
         .and_then(|meta| meta.annotations.as_ref())
         .and_then(|annotations| annotations.get(key))
         .cloned()
-        .unwrap_or_else(|| panic!("StatefulSet {:?} has no pod annotation {key}", sts.metadata.name))
+        .unwrap_or_else(|| {
+            panic!(
+                "StatefulSet {:?} has no pod annotation {key}",
+                sts.metadata.name
+            )
+        })
 }
 
 /// Named krills used by several tests, with a bit of every kind of override.
