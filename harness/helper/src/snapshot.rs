@@ -267,12 +267,22 @@ pub fn snapshot(paths: &Paths, name: &KrillName, options: &SnapshotOptions) -> R
 
     fs::create_dir_all(&options.out_dir).map_err(io_err(&options.out_dir))?;
     let (stamp, at) = timestamp_now();
-    let mut path = options.out_dir.join(format!("{}-{stamp}.claw", name.as_str()));
-    let mut counter = 1;
-    while path.exists() {
-        path = options.out_dir.join(format!("{}-{stamp}-{counter}.claw", name.as_str()));
-        counter += 1;
-    }
+    // Several snapshots in one second get `-N` suffixes, always above any left from that second
+    // (retention may have removed a lower one), so names keep sorting in creation order.
+    let base = format!("{}-{stamp}", name.as_str());
+    let same_second: Vec<u64> = list(&options.out_dir, name)?
+        .iter()
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .filter_map(|stem| match stem.strip_prefix(&base) {
+            Some("") => Some(0),
+            Some(rest) => rest.strip_prefix('-').and_then(|n| n.parse().ok()),
+            None => None,
+        })
+        .collect();
+    let path = match same_second.iter().max() {
+        None => options.out_dir.join(format!("{base}.claw")),
+        Some(highest) => options.out_dir.join(format!("{base}-{}.claw", highest + 1)),
+    };
     let export_options = krill_claw::ExportOptions {
         generated_by: format!("krill {} snapshot of {}", env!("CARGO_PKG_VERSION"), name.as_str()),
         progress: false,
