@@ -89,6 +89,25 @@ async fn krill_config_maps_carry_their_overrides_and_no_secret(
     ensure!(secret_values.iter().any(|(_, v)| *v == provider_key), "the provider key is in no Secret: {:?}",
         secret_values.iter().map(|(k, _)| k).collect::<Vec<_>>());
     ensure!(secret_values.iter().any(|(k, _)| k.starts_with("krill-alice-secrets/")), "alice has no Secret of her own");
+    // Nor in any pod template: secrets reach containers only as secretKeyRef.
+    for sts in release.api::<StatefulSet>().list(&ListParams::default()).await?.items {
+        let name = sts.metadata.name.clone().unwrap_or_default();
+        let template = serde_json::to_string(&sts.spec.as_ref().map(|s| &s.template))?;
+        for (secret, value) in &secret_values {
+            ensure!(!template.contains(value.as_str()), "StatefulSet {name}'s pod template contains the value of Secret {secret}");
+        }
+    }
+    let alice_sts = release.api::<StatefulSet>().get("krill-alice").await?;
+    let token_ref = alice_sts
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.iter().find(|c| c.name == "krill"))
+        .and_then(|c| c.env.as_ref()?.iter().find(|e| e.name == "OPENCLAW_GATEWAY_TOKEN").cloned())
+        .and_then(|e| e.value_from?.secret_key_ref)
+        .map(|r| r.name);
+    ensure!(token_ref.as_deref() == Some("krill-alice-secrets"), "alice's gateway token comes from {token_ref:?}");
+
     let config_maps = release.api::<ConfigMap>().list(&ListParams::default()).await?;
     ensure!(config_maps.items.len() >= 4, "expected the shared, per-krill and proxy ConfigMaps");
     for cm in &config_maps.items {
