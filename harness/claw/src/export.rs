@@ -14,6 +14,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
@@ -30,7 +31,7 @@ use crate::zipfmt::{EntryMeta, METHOD_DEFLATE, METHOD_STORED, ZipWriter};
 /// Root-level names claw.py regenerates and therefore never copies from a source without `context/`.
 pub const GENERATED_NAMES: [&str; 4] = ["manifest.json", "README.md", "claw.py", "SKILL.md"];
 
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 512 << 10;
 const DICT: usize = 32 << 10;
 const SAMPLE: usize = 64 << 10;
 
@@ -61,8 +62,9 @@ impl Default for ExportOptions {
     }
 }
 
-/// Chosen in docs/benchmarks.md: the smallest level that keeps the archive within 5% of claw.py's.
-pub const DEFAULT_LEVEL: u8 = 6;
+/// Chosen in docs/benchmarks.md: level 3 keeps archives within ~1-2% of claw.py's (zlib -6)
+/// at about half the CPU of level 6; level 1 would be 7% larger.
+pub const DEFAULT_LEVEL: u8 = 3;
 
 /// What an export did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -101,12 +103,13 @@ fn note_once(message: &str) {
 
 enum Source {
     Memory(Vec<u8>),
-    File(PathBuf),
+    /// A file under the scan root; its path is rebuilt from the name (saves memory on big trees).
+    File,
     Dir,
 }
 
 struct Item {
-    name: String,
+    name: Arc<str>,
     source: Source,
     size: u64,
     mtime: i64,
@@ -121,13 +124,14 @@ fn unexportable(path: &Path, reason: impl Into<String>) -> ClawError {
 }
 
 /// Lists what goes under `context/`, sorted, plus warnings for what is skipped.
-fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(Vec<Item>, Vec<String>), ClawError> {
+fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf, Vec<Item>, Vec<String>), ClawError> {
     let context = source.join("context");
     let (root, top_skip): (&Path, &[&str]) = if context.is_dir() {
         (&context, &[])
     } else {
         (source, &GENERATED_NAMES)
     };
+    let root_owned = root.to_path_buf();
     let mut items = Vec::new();
     let mut dirs = Vec::new();
     let mut warnings = Vec::new();
@@ -167,8 +171,8 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(Vec<Ite
             return Err(unexportable(path, format!("importers would refuse it: {reason}")));
         }
         let item = Item {
-            name,
-            source: if ft.is_dir() { Source::Dir } else { Source::File(path.to_path_buf()) },
+            name: name.into(),
+            source: if ft.is_dir() { Source::Dir } else { Source::File },
             size: if ft.is_dir() { 0 } else { meta.len() },
             mtime: meta.mtime(),
             mode: meta.mode(),
@@ -183,7 +187,7 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(Vec<Ite
     }
     // Directories are recorded only when empty; the others are implied by their files.
     let mut parents: HashSet<&str> = HashSet::new();
-    for name in items.iter().map(|i| i.name.as_str()).chain(dirs.iter().map(|d| d.name.as_str())) {
+    for name in items.iter().map(|i| &*i.name).chain(dirs.iter().map(|d| &*d.name)) {
         let mut n = name;
         while let Some(pos) = n.rfind('/') {
             n = &n[..pos];
@@ -192,11 +196,11 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(Vec<Ite
             }
         }
     }
-    let empty: Vec<bool> = dirs.iter().map(|d| !parents.contains(d.name.as_str())).collect();
+    let empty: Vec<bool> = dirs.iter().map(|d| !parents.contains(&*d.name)).collect();
     let mut keep = empty.into_iter();
     dirs.retain(|_| keep.next().unwrap_or(false));
     for d in &mut dirs {
-        d.name.push('/');
+        d.name = format!("{}/", d.name).into();
     }
     items.extend(dirs);
     items.sort_by(|a, b| a.name.cmp(&b.name));
@@ -206,12 +210,12 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(Vec<Ite
         let key = item.name.trim_end_matches('/').to_lowercase();
         if let Some(other) = lower.insert(key, &item.name) {
             return Err(unexportable(
-                &source.join(&item.name),
+                &source.join(&*item.name),
                 format!("its name differs only in letter case from {other:?}; importers refuse such pairs (rename one)"),
             ));
         }
     }
-    Ok((items, warnings))
+    Ok((root_owned, items, warnings))
 }
 
 struct Buffers {
@@ -274,6 +278,8 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
     let mut full = Compressor::new(lvl);
     let mut fast = Compressor::new(level_one());
     let mut sample_buf = Vec::new();
+    // One zlib-rs stream per worker, reset per chunk, instead of allocating its tables per chunk.
+    let mut chunker = Compress::new(Compression::new(u32::from(level.clamp(1, 9))), false);
     for job in jobs {
         let (seq, result) = match job {
             Job::Whole { seq, item, mut bufs } => {
@@ -284,7 +290,10 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
                     && !looks_compressed(&items[item].name, raw)
                     && (raw.len() <= SAMPLE || sample_compresses(&mut fast, raw, &mut sample_buf))
                 {
-                    bufs.out.resize(full.deflate_compress_bound(raw.len()), 0);
+                    let bound = full.deflate_compress_bound(raw.len());
+                    bufs.out.clear();
+                    bufs.out.reserve_exact(bound);
+                    bufs.out.resize(bound, 0);
                     if let Ok(n) = full.deflate_compress(raw, &mut bufs.out)
                         && n < raw.len()
                     {
@@ -300,9 +309,9 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
                 crc.update(&bufs.raw);
                 let raw_len = bufs.raw.len() as u64;
                 if deflate {
-                    match deflate_chunk(&bufs.raw, &bufs.dict, &mut bufs.out, level) {
+                    match deflate_chunk(&mut chunker, &bufs.raw, &bufs.dict, &mut bufs.out) {
                         Ok(()) => (seq, Done::Chunk { method: METHOD_DEFLATE, crc, raw_len, bufs }),
-                        Err(e) => (seq, Done::Failed(ClawError::io("compressing", &items[item].name, e))),
+                        Err(e) => (seq, Done::Failed(ClawError::io("compressing", &*items[item].name, e))),
                     }
                 } else {
                     (seq, Done::Chunk { method: METHOD_STORED, crc, raw_len, bufs })
@@ -317,33 +326,35 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
 
 /// Raw deflate of one chunk, ending byte-aligned and non-final (sync flush), so chunks can be
 /// concatenated and closed with an empty final block.
-fn deflate_chunk(raw: &[u8], dict: &[u8], out: &mut Vec<u8>, level: u8) -> io::Result<()> {
-    let mut c = Compress::new(Compression::new(u32::from(level.clamp(1, 9))), false);
+fn deflate_chunk(c: &mut Compress, raw: &[u8], dict: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    c.reset();
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
     out.clear();
-    out.reserve(raw.len() + raw.len() / 16 + 64);
+    out.reserve_exact(raw.len() + raw.len() / 16 + 64);
     loop {
         let consumed = c.total_in() as usize;
         c.compress_vec(&raw[consumed..], out, FlushCompress::Sync).map_err(io::Error::other)?;
         if c.total_in() as usize == raw.len() && out.len() < out.capacity() {
             return Ok(());
         }
-        out.reserve(64 << 10);
+        // Grow by a fixed step: Vec's doubling would make every recycled buffer twice as big.
+        out.reserve_exact(64 << 10);
     }
 }
 
 /// Reads up to `buf`'s target length; returns fewer bytes only at end of file.
 fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
     buf.clear();
-    buf.reserve(want);
+    buf.reserve_exact(want);
     let mut taken = (&mut *file).take(want as u64);
     taken.read_to_end(buf)
 }
 
 struct Producer<'a> {
     items: &'a [Item],
+    root: &'a Path,
     jobs: Sender<Job>,
     done: Sender<(u64, Done)>,
     tokens: Receiver<Buffers>,
@@ -384,8 +395,9 @@ impl Producer<'_> {
                     }
                     continue;
                 }
-                Source::File(path) => path,
+                Source::File => self.root.join(item.name.strip_prefix("context/").unwrap_or(&item.name)),
             };
+            let path = &path;
             let mut file = match File::open(path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -465,14 +477,14 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
         .to_string_lossy()
         .into_owned();
     let skip_inode = fs::metadata(output).ok().map(|m| (m.dev(), m.ino()));
-    let (context_items, mut warnings) = scan_source(source_dir, skip_inode)?;
+    let (root, context_items, mut warnings) = scan_source(source_dir, skip_inode)?;
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let generated = |name: &str, bytes: Vec<u8>| Item {
-        name: name.to_owned(),
+        name: name.into(),
         size: bytes.len() as u64,
         source: Source::Memory(bytes),
         mtime: now,
@@ -523,7 +535,9 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
     let tmp_path = tmp.path().to_path_buf();
     let wio = |e: io::Error| ClawError::io("writing", &tmp_path, e);
 
-    let in_flight = threads * 2 + 2;
+    // Enough buffers to keep every worker busy while the producer fills the next one; each costs
+    // about two chunks of memory, so this is what bounds peak RSS (docs/benchmarks.md).
+    let in_flight = threads + 2;
     let (token_tx, token_rx) = bounded::<Buffers>(in_flight);
     for _ in 0..in_flight {
         let _ = token_tx.send(Buffers { raw: Vec::new(), out: Vec::new(), dict: Vec::new() });
@@ -548,7 +562,7 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
             let level = opts.level;
             s.spawn(move || worker(rx, tx, items, level));
         }
-        let producer = Producer { items, jobs: job_tx, done: done_tx, tokens: token_rx, seq: 0 };
+        let producer = Producer { items, root: &root, jobs: job_tx, done: done_tx, tokens: token_rx, seq: 0 };
         s.spawn(move || producer.run());
         drop(job_rx);
 
@@ -569,7 +583,7 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                             stored_entries += 1;
                         }
                         if items[item].name.starts_with("context/") {
-                            context_files.push(items[item].name.clone());
+                            context_files.push(items[item].name.to_string());
                         }
                         bytes_read += raw_len;
                         progress.advance(raw_len);
@@ -593,7 +607,7 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                     }
                     Done::ChunkEnd { item } => {
                         let Some((h, mut c, u, method)) = open.take() else {
-                            return Err(unexportable(Path::new(&items[item].name), "internal: chunk end without start"));
+                            return Err(unexportable(Path::new(&*items[item].name), "internal: chunk end without start"));
                         };
                         if method == METHOD_DEFLATE {
                             // Empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, EOB.
@@ -604,7 +618,7 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                         }
                         zip.finish_entry(h.finalize(), c, u).map_err(wio)?;
                         entries += 1;
-                        context_files.push(items[item].name.clone());
+                        context_files.push(items[item].name.to_string());
                         // The producer kept one buffer to discover end of file; replace it.
                         let _ = token_tx.send(Buffers { raw: Vec::new(), out: Vec::new(), dict: Vec::new() });
                     }
@@ -631,7 +645,7 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
         .deflate_compress(&json, &mut packed)
         .map_err(|e| ClawError::io("compressing", "manifest.json", io::Error::other(e.to_string())))?;
     packed.truncate(n);
-    let manifest_meta = EntryMeta { name: "manifest.json".into(), mtime: now, mode: 0o100644 };
+    let manifest_meta = EntryMeta { name: Arc::from("manifest.json"), mtime: now, mode: 0o100644 };
     zip.add_entry(manifest_meta, METHOD_DEFLATE, crc32fast::hash(&json), json.len() as u64, &packed)
         .map_err(wio)?;
     entries += 1;
@@ -676,8 +690,9 @@ mod tests {
         let mut stream = Vec::new();
         let mut out = Vec::new();
         let mut dict: &[u8] = &[];
+        let mut c = Compress::new(Compression::new(6), false);
         for chunk in text.chunks(CHUNK) {
-            deflate_chunk(chunk, dict, &mut out, 6).expect("deflate");
+            deflate_chunk(&mut c, chunk, dict, &mut out).expect("deflate");
             stream.extend_from_slice(&out);
             dict = &chunk[chunk.len().saturating_sub(DICT)..];
         }

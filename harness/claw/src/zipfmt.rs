@@ -407,7 +407,8 @@ pub(crate) fn dos_datetime(unix_seconds: i64) -> (u16, u16) {
 
 /// Metadata of one entry as the writer records it.
 pub(crate) struct EntryMeta {
-    pub name: String,
+    /// Shared with the exporter's file list: 20k names are not worth copying twice.
+    pub name: std::sync::Arc<str>,
     pub mtime: i64,
     /// Unix mode including the file-type bits (`S_IFREG | 0o644`, `S_IFDIR | 0o755`).
     pub mode: u32,
