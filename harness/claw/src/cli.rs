@@ -34,6 +34,9 @@ pub enum ClawCommand {
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Leave claw.py out of the archive even when it is available.
+        #[arg(long)]
+        without_claw_py: bool,
     },
     /// Unpack a .claw archive into a directory (refuses hostile or broken archives).
     Import {
@@ -90,7 +93,7 @@ fn default_output(source: &Path) -> anyhow::Result<PathBuf> {
 /// Runs `krill claw ...`, printing to `out` (tests capture it).
 pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     match args.command {
-        ClawCommand::Export { source_dir, output, threads, level, no_progress } => {
+        ClawCommand::Export { source_dir, output, threads, level, no_progress, without_claw_py } => {
             let mut output = match output {
                 Some(o) => o,
                 None => default_output(&source_dir)?,
@@ -100,7 +103,11 @@ pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()
                 s.push(".claw");
                 output = PathBuf::from(s);
             }
-            let opts = ExportOptions { threads, level, progress: !no_progress, ..ExportOptions::default() };
+            let mut opts = ExportOptions { threads, level, progress: !no_progress, ..ExportOptions::default() };
+            if without_claw_py {
+                opts.claw_py = None;
+                opts.note_missing_claw_py = false;
+            }
             let summary = export(&source_dir, &output, &opts)?;
             for w in &summary.warnings {
                 eprintln!("krill claw: warning: {w}");

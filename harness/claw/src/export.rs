@@ -48,6 +48,8 @@ pub struct ExportOptions {
     pub progress: bool,
     /// Deflate level, 1 (fastest) to 9 (smallest).
     pub level: u8,
+    /// Say once on stderr when `claw_py` is `None` (off when leaving it out on purpose).
+    pub note_missing_claw_py: bool,
 }
 
 impl Default for ExportOptions {
@@ -58,6 +60,7 @@ impl Default for ExportOptions {
             threads: 0,
             progress: true,
             level: DEFAULT_LEVEL,
+            note_missing_claw_py: true,
         }
     }
 }
@@ -511,6 +514,7 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                 path.display()
             )),
         },
+        None if !opts.note_missing_claw_py => {}
         None => note_once(
             "claw.py not found ($KRILL_CLAW_PY, the claw.py submodule, /usr/local/bin/claw.py); \
              archives are written without it",
