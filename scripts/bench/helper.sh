@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Benchmark: the in-pod helper (`krill`): start-up overhead before the exec, and snapshot /
+# restore time and size for a workspace of a few hundred MB, each against a peer in the same run.
+#
+#   scripts/bench/helper.sh [startup|snapshot|all]      (default: all)
+#
+# Start-up: `krill run` with KRILL_OPENCLAW=/bin/true, so it lays out the volume, renders the
+# config, takes the gateway lock and execs /bin/true; peers: /bin/true itself, and
+# `openclaw --version` (what the exec'd runtime costs before doing anything).
+# Snapshot: `krill snapshot` of a generated workspace plus a WAL SQLite database; peer:
+# `tar -czf` of the same two directories (which, unlike krill, would copy a live database file by
+# file). Restore: `krill restore` against `tar -xzf`.
+# Data lives in ${KRILL_BENCH_DIR:-/tmp/krill-helper-bench} (kept between runs). Needs hyperfine
+# (installed from apt when missing), python3. Prints Markdown for docs/benchmarks.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+bench="${KRILL_BENCH_DIR:-/tmp/krill-helper-bench}"
+which="${1:-all}"
+case "$which" in startup|snapshot|all) ;; *) echo "usage: $0 [startup|snapshot|all]" >&2; exit 2 ;; esac
+
+command -v hyperfine >/dev/null || { echo "installing hyperfine" >&2; apt-get install -y hyperfine >/dev/null; }
+(cd "$repo" && cargo build --release -p krill-helper >&2)
+krill="$repo/target/release/krill"
+mkdir -p "$bench"
+
+export KRILL_NAME=bench KRILL_DATA="$bench/data" KRILL_RUN_DIR="$bench/run" KRILL_CONFIG_DIR="$bench/config"
+export KRILL_CONTEXT_DIR="$bench/context" KRILL_SNAPSHOT_DIR="$bench/snapshots"
+export KRILL_UID="$(id -u)" KRILL_GID="$(id -g)" KRILL_OPENCLAW=/bin/true
+export OPENCLAW_API_BASE=http://127.0.0.1:4000/v1 OPENCLAW_MODEL=bench-model
+export OPENCLAW_API_KEY=sk-bench OPENCLAW_GATEWAY_TOKEN=bench-token
+mkdir -p "$KRILL_CONFIG_DIR" "$KRILL_CONTEXT_DIR"
+
+# median_ms <hyperfine json> <index>
+median_ms() { python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"]*1000))' "$1" "$2"; }
+ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+mib() { python3 -c 'import os,sys; print("%.1f" % (os.path.getsize(sys.argv[1]) / 2**20))' "$1"; }
+
+echo "## In-pod helper"
+echo
+echo "\`scripts/bench/helper.sh\` ($(date -u +%F), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1 /proc/loadavg) at the start, shared with other jobs). Release build."
+echo
+
+if [[ $which == startup || $which == all ]]; then
+  oc="${KRILL_OPENCLAW_BIN:-$("$repo/scripts/tools/openclaw.sh" 2>/dev/null)}"
+  "$krill" run >/dev/null   # first start: lay the volume out once; the runs below are restarts
+  hyperfine -N --warmup 5 --runs 60 --export-json "$bench/startup.json" \
+    /bin/true "$krill run --dry-run" "$krill run" "$oc/openclaw --version" >&2
+  t_true=$(median_ms "$bench/startup.json" 0); t_dry=$(median_ms "$bench/startup.json" 1)
+  t_run=$(median_ms "$bench/startup.json" 2); t_oc=$(median_ms "$bench/startup.json" 3)
+  echo "Start-up overhead (median of 60, hyperfine -N). Target: under 100 ms without a restore."
+  echo
+  echo "| command | ms | vs \`openclaw --version\` |"
+  echo "|---|---:|---:|"
+  echo "| \`/bin/true\` (exec floor) | $t_true | $(ratio "$t_true" "$t_oc")x |"
+  echo "| \`krill run --dry-run\` (render, print) | $t_dry | $(ratio "$t_dry" "$t_oc")x |"
+  echo "| \`krill run\` -> exec /bin/true (layout, lock, render, write, exec) | $t_run | $(ratio "$t_run" "$t_oc")x |"
+  echo "| \`openclaw --version\` (peer: Node start of the exec'd runtime) | $t_oc | 1.00x |"
+  echo
+fi
+
+if [[ $which == snapshot || $which == all ]]; then
+  # A workspace as an agent leaves it: many small text files, some big binary ones, a .git, and
+  # the state's session database (WAL). Deterministic, generated once.
+  if [[ ! -f "$bench/data/.generated" ]]; then
+    rm -rf "$bench/data"
+    python3 - "$bench/data" <<'PY'
+import os, random, sqlite3, sys
+root = sys.argv[1]; rnd = random.Random(42)
+words = [ "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 9))) for _ in range(5000) ]
+ws = os.path.join(root, "workspace")
+for i in range(3000):                       # ~150 MB of notes and code
+    d = os.path.join(ws, "notes" if i % 3 else "src", f"d{i % 40:02d}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:04d}.md"), "w") as f:
+        f.write(" ".join(rnd.choice(words) for _ in range(8000)))
+os.makedirs(os.path.join(ws, "assets"), exist_ok=True)
+for i in range(12):                          # 120 MB of incompressible artefacts
+    with open(os.path.join(ws, "assets", f"blob{i:02d}.bin"), "wb") as f:
+        f.write(rnd.randbytes(10 << 20))
+state = os.path.join(root, "state", "agents", "main", "agent")
+os.makedirs(state, exist_ok=True)
+db = sqlite3.connect(os.path.join(state, "openclaw-agent.sqlite"))
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("CREATE TABLE transcript(session TEXT, seq INTEGER, body TEXT)")
+db.executemany("INSERT INTO transcript VALUES (?, ?, ?)",
+               ((f"s{i % 50}", i, " ".join(rnd.choice(words) for _ in range(300))) for i in range(20000)))
+db.commit(); db.close()
+open(os.path.join(root, ".generated"), "w").close()
+PY
+  fi
+  size_mib=$(du -sm --exclude=.krill "$bench/data" | cut -f1)
+  files=$(find "$bench/data/workspace" "$bench/data/state" -type f | wc -l)
+  rm -rf "$bench/snapshots" && mkdir -p "$bench/snapshots"
+  hyperfine -N --runs 5 --export-json "$bench/snapshot.json" \
+    --prepare "rm -rf $bench/snapshots $bench/peer.tgz" \
+    "$krill snapshot --out $bench/snapshots --force" \
+    "tar -czf $bench/peer.tgz -C $bench/data workspace state" >&2
+  archive=$(ls "$bench"/snapshots/bench-*.claw | head -1)
+  "$krill" snapshot --out "$bench/snapshots" --force >/dev/null
+  hyperfine -N --runs 5 --export-json "$bench/unchanged.json" "$krill snapshot --out $bench/snapshots" >&2
+  archive=$(ls -t "$bench"/snapshots/bench-*.claw | head -1)
+  tar -czf "$bench/peer.tgz" -C "$bench/data" workspace state
+  hyperfine -N --runs 5 --export-json "$bench/restore.json" \
+    --prepare "rm -rf $bench/restored $bench/untarred" \
+    "env KRILL_DATA=$bench/restored $krill restore $archive" \
+    "sh -c 'mkdir -p $bench/untarred && tar -xzf $bench/peer.tgz -C $bench/untarred'" >&2
+  t_snap=$(median_ms "$bench/snapshot.json" 0); t_tar=$(median_ms "$bench/snapshot.json" 1)
+  t_same=$(median_ms "$bench/unchanged.json" 0)
+  t_rest=$(median_ms "$bench/restore.json" 0); t_untar=$(median_ms "$bench/restore.json" 1)
+  echo "Snapshot and restore of a generated krill volume: $size_mib MiB in $files files (3000 text files, 120 MiB of random binaries, a 20 000-row WAL session database). Median of 5."
+  echo
+  echo "| operation | krill ms | peer | peer ms | krill / peer |"
+  echo "|---|---:|---|---:|---:|"
+  echo "| snapshot (\`--force\`) | $t_snap | \`tar -czf\` | $t_tar | $(ratio "$t_snap" "$t_tar")x |"
+  echo "| snapshot, nothing changed (skipped) | $t_same | \`tar -czf\` | $t_tar | $(ratio "$t_same" "$t_tar")x |"
+  echo "| restore into an empty volume | $t_rest | \`tar -xzf\` | $t_untar | $(ratio "$t_rest" "$t_untar")x |"
+  echo
+  echo "| archive | MiB |"
+  echo "|---|---:|"
+  echo "| \`.claw\` (krill snapshot) | $(mib "$archive") |"
+  echo "| \`.tar.gz\` (peer) | $(mib "$bench/peer.tgz") |"
+  echo
+fi
