@@ -33,8 +33,9 @@ pub fn image_exists(image: &str) -> bool {
 
 /// Runs `docker <args>` and returns its output whatever the exit code: for one-shot containers
 /// the exit code is what a test asserts on.
-pub fn run(args: &[&str]) -> anyhow::Result<Output> {
-    docker().args(args).output().with_context(|| format!("running docker {}", args.join(" ")))
+pub fn run<S: AsRef<str>>(args: &[S]) -> anyhow::Result<Output> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    docker().args(&args).output().with_context(|| format!("running docker {}", args.join(" ")))
 }
 
 /// Runs `docker <args>` and fails, with its stderr, unless it exits 0.
@@ -77,11 +78,15 @@ impl Volume {
     }
 
     /// Every path on the volume with its type, size, mode and a content digest: what "untouched"
-    /// is compared on. Read through a read-only mount so looking cannot change it.
+    /// is compared on (the gateway lock file aside). Read through a read-only mount so looking cannot change it.
     pub fn fingerprint(&self, image: &str) -> anyhow::Result<String> {
         let mount = format!("{}:/krill/data:ro", self.name);
-        let script = "cd /krill/data && find . -printf '%y %m %s %T@ %p\\n' | sort \
-                      && find . -type f -exec sha256sum {} + | sort";
+        // The gateway lock holds the PID of whoever last started; it is a lock, not data. A
+        // directory's mtime moves whenever a scratch entry comes and goes in it, so directories
+        // are compared on name and mode, files also on size, mtime and content.
+        let script = "cd /krill/data && find . -not -path ./.krill/gateway.lock \
+                      \\( -type d -printf '%y %m %p\\n' -o -printf '%y %m %s %T@ %p\\n' \\) | sort \
+                      && find . -type f -not -path ./.krill/gateway.lock -exec sha256sum {} + | sort";
         let output =
             run(&["run", "--rm", "-v", &mount, "--entrypoint", "sh", image, "-c", script])?;
         if !output.status.success() {

@@ -23,6 +23,8 @@ pub struct PodSpec<'a> {
     pub gateway_token: &'a str,
     /// Host file mounted read-only at /krill/context/init.claw.
     pub init_claw: Option<&'a std::path::Path>,
+    /// Sets KRILL_FORCE_RESTORE: restore init.claw even over an initialised volume.
+    pub force_restore: bool,
 }
 
 pub struct Pod {
@@ -30,6 +32,44 @@ pub struct Pod {
     /// Gateway base URL from the host.
     pub gateway: String,
     pub gateway_token: String,
+}
+
+/// The chart's emptyDirs as tmpfs mounts. In the cluster fsGroup 1000 makes them writable for the
+/// krill user; docker's equivalent is mounting them owned by 1000.
+pub fn empty_dirs() -> std::collections::HashMap<String, String> {
+    [
+        ("/tmp", "mode=1777"),
+        ("/home/krill", "uid=1000,gid=1000,mode=0700"),
+        ("/krill/run", "uid=1000,gid=1000,mode=0700"),
+    ]
+    .into_iter()
+    .map(|(path, options)| (path.to_owned(), options.to_owned()))
+    .collect()
+}
+
+/// `docker run` arguments for a one-shot `krill <args>` in the image, with the pod's mounts and
+/// environment (no network: nothing it does may need one).
+pub fn one_shot_krill(image: &str, volume: &str, args: &[&str]) -> Vec<String> {
+    let mut run: Vec<String> = ["run", "--rm", "--read-only", "--cap-drop", "ALL"].map(String::from).into();
+    run.extend(empty_dir_flags());
+    run.extend(["-v".to_owned(), format!("{volume}:/krill/data")]);
+    for env in [
+        "KRILL_NAME=krill-0",
+        "OPENCLAW_API_BASE=http://krill-api-server:4000/v1",
+        "OPENCLAW_API_KEY=unused",
+        "OPENCLAW_MODEL=stand-in",
+        "OPENCLAW_GATEWAY_TOKEN=unused",
+    ] {
+        run.extend(["-e".to_owned(), env.to_owned()]);
+    }
+    run.extend(["--entrypoint".to_owned(), "krill".to_owned(), image.to_owned()]);
+    run.extend(args.iter().map(|arg| (*arg).to_owned()));
+    run
+}
+
+/// The same mounts as `docker run` flags, for one-shot runs.
+pub fn empty_dir_flags() -> Vec<String> {
+    empty_dirs().into_iter().flat_map(|(path, options)| ["--tmpfs".to_owned(), format!("{path}:{options}")]).collect()
 }
 
 impl PodSpec<'_> {
@@ -42,9 +82,7 @@ impl PodSpec<'_> {
             .with_readonly_rootfs(true)
             .with_cap_drop("ALL")
             .with_security_opt("no-new-privileges:true")
-            .with_mount(Mount::tmpfs_mount("/tmp"))
-            .with_mount(Mount::tmpfs_mount("/home/krill"))
-            .with_mount(Mount::tmpfs_mount("/krill/run"))
+            .with_host_config_modifier(|host| host.tmpfs = Some(empty_dirs()))
             .with_mount(Mount::volume_mount(self.volume, "/krill/data"))
             .with_env_var("KRILL_NAME", self.krill_name)
             .with_env_var("OPENCLAW_API_BASE", self.proxy_url)
@@ -52,6 +90,9 @@ impl PodSpec<'_> {
             .with_env_var("OPENCLAW_MODEL", MODEL)
             .with_env_var("OPENCLAW_GATEWAY_TOKEN", self.gateway_token)
             .with_startup_timeout(Duration::from_secs(120));
+        if self.force_restore {
+            request = request.with_env_var("KRILL_FORCE_RESTORE", "true");
+        }
         if let Some(path) = self.init_claw {
             request = request.with_mount(
                 Mount::bind_mount(path.to_string_lossy(), "/krill/context/init.claw")
@@ -61,9 +102,15 @@ impl PodSpec<'_> {
         request
     }
 
+    /// Starts the container and nothing else: for starts that are meant to fail, whose container
+    /// may be gone before its port could be looked up.
+    pub async fn launch(&self) -> anyhow::Result<ContainerAsync<GenericImage>> {
+        self.request().start().await.context("starting the krill container")
+    }
+
     /// Starts the container without waiting for the gateway.
     pub async fn start(&self) -> anyhow::Result<Pod> {
-        let container = self.request().start().await.context("starting the krill container")?;
+        let container = self.launch().await?;
         let port = container.get_host_port_ipv4(ContainerPort::Tcp(GATEWAY_PORT)).await?;
         Ok(Pod {
             container,

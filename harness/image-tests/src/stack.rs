@@ -16,6 +16,9 @@ use crate::unique_name;
 pub const MODEL: &str = "stand-in";
 /// The proxy's master key: what the chart hands every krill as OPENCLAW_API_KEY.
 pub const PROXY_KEY: &str = "sk-krill-image-test-proxy-key";
+/// The key LiteLLM presents upstream. The stand-in seeing this one (and never PROXY_KEY) shows a
+/// request went through the proxy.
+pub const UPSTREAM_KEY: &str = "stand-in-upstream-key";
 const STAND_IN_PORT: u16 = 8000;
 const PROXY_PORT: u16 = 4000;
 
@@ -48,7 +51,7 @@ impl ModelStack {
              \x20   litellm_params:\n\
              \x20     model: openai/{MODEL}\n\
              \x20     api_base: http://{stand_in_name}:{STAND_IN_PORT}/v1\n\
-             \x20     api_key: stand-in-upstream-key\n\
+             \x20     api_key: {UPSTREAM_KEY}\n\
              general_settings:\n\
              \x20 master_key: {PROXY_KEY}\n"
         );
@@ -68,6 +71,9 @@ impl ModelStack {
             proxy,
             stand_in,
         };
+        wait_http_ok(&stack.stand_in_url("/health").await?, Duration::from_secs(60), &stack.stand_in)
+            .await
+            .context("the stand-in never answered /health")?;
         let proxy_port = stack.proxy.get_host_port_ipv4(ContainerPort::Tcp(PROXY_PORT)).await?;
         wait_http_ok(
             &format!("http://127.0.0.1:{proxy_port}/health/liveliness"),
@@ -77,6 +83,21 @@ impl ModelStack {
         .await
         .context("LiteLLM proxy never became live")?;
         Ok(stack)
+    }
+}
+
+impl ModelStack {
+    /// `path` on the stand-in, from the host.
+    pub async fn stand_in_url(&self, path: &str) -> anyhow::Result<String> {
+        let port = self.stand_in.get_host_port_ipv4(ContainerPort::Tcp(STAND_IN_PORT)).await?;
+        Ok(format!("http://127.0.0.1:{port}{path}"))
+    }
+
+    /// Every request the stand-in received, as it recorded them.
+    pub async fn stand_in_requests(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let url = self.stand_in_url("/_stand-in/requests").await?;
+        let body = reqwest::get(&url).await?.error_for_status()?.text().await?;
+        serde_json::from_str(&body).with_context(|| format!("{url} answered {body}"))
     }
 }
 

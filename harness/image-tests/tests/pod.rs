@@ -5,9 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use krill_image_tests::docker::{Volume, describe};
-use krill_image_tests::krill::{Pod, PodSpec};
-use krill_image_tests::stack::{ModelStack, PROXY_KEY};
+use krill_image_tests::docker::{self, Volume, describe};
+use krill_image_tests::krill::{Pod, PodSpec, one_shot_krill};
+use krill_image_tests::stack::{ModelStack, PROXY_KEY, UPSTREAM_KEY};
+use krill_stand_in::Script;
 use krill_image_tests::{Settings, unique_name};
 
 /// What `docker stop -t` grants before SIGKILL; also the chart's terminationGracePeriodSeconds
@@ -61,6 +62,7 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
         krill_name: "krill-0",
         gateway_token: &token,
         init_claw: None,
+        force_restore: false,
     };
 
     let first = spec.start().await?;
@@ -76,16 +78,32 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
     let (code, _, _) = first.exec(&["sh", "-c", "touch /opt/openclaw/x || touch /x"]).await?;
     assert_ne!(code, 0, "the krill user could write to the root filesystem");
 
+    let script = Script::default();
     let reply = first.chat("Write a note into the workspace, then tell me you did.").await?;
     let text = reply["choices"][0]["message"]["content"].as_str().unwrap_or_default();
-    assert!(!text.trim().is_empty(), "the agent turn produced no text: {reply}");
+    assert_eq!(text.trim(), script.final_text, "unexpected final answer: {reply}");
 
-    // The stand-in's scripted `write` tool call landed in the workspace on the volume.
-    let (_, listing, _) = first
-        .exec(&["sh", "-c", "cd /krill/data/workspace && find . -maxdepth 2 -type f -newer AGENTS.md \
-                 -not -path './.git/*' | sort"])
-        .await?;
-    assert!(!listing.trim().is_empty(), "no file written by the agent in the workspace");
+    // Both model calls of the turn (the `write` tool call, then the text after its result)
+    // reached the stand-in through LiteLLM: with the proxy's upstream key, never the krill's.
+    let requests = stack.stand_in_requests().await?;
+    let chats: Vec<&serde_json::Value> = requests
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/chat/completions")))
+        .collect();
+    let replies: Vec<&str> = chats.iter().filter_map(|r| r["reply"].as_str()).collect();
+    assert!(
+        replies.contains(&"tool_call") && replies.contains(&"text"),
+        "the stand-in did not see a tool call and a final answer: {replies:?}"
+    );
+    for request in &chats {
+        assert_eq!(request["authorization"], format!("Bearer {UPSTREAM_KEY}"), "request not from LiteLLM");
+    }
+
+    // The scripted `write` tool call landed in the workspace on the volume.
+    let written = format!("/krill/data/workspace/{}", script.file_path);
+    let (code, content, stderr) = first.exec(&["cat", &written]).await?;
+    assert_eq!(code, 0, "the agent's file {written} is missing: {stderr}");
+    assert_eq!(content, script.file_content);
 
     let before = session_keys(&sessions(&first).await?);
     assert!(!before.is_empty(), "no session recorded after a completed turn");
@@ -110,41 +128,48 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
     for key in &before {
         assert!(after.contains(key), "session {key} was lost over the restart; now: {after:?}");
     }
-    let (_, listing_after, _) = second
-        .exec(&["sh", "-c", "cd /krill/data/workspace && find . -maxdepth 2 -type f -newer AGENTS.md \
-                 -not -path './.git/*' | sort"])
-        .await?;
-    assert_eq!(listing_after, listing, "workspace files changed over the restart");
+    let (code, content_after, _) = second.exec(&["cat", &written]).await?;
+    assert_eq!((code, content_after), (0, script.file_content), "the agent's file did not survive");
     second.container.rm().await?;
     drop(stack);
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn broken_init_claw_stops_the_start_and_leaves_the_volume_untouched() -> anyhow::Result<()> {
-    let settings = settings();
-    let volume = Volume::create(unique_name("krill-it-data"))?;
-    // A krill volume with something worth keeping on it.
-    let seeded = volume.sh(
-        &settings.krill_image,
-        "mkdir -p /krill/data/workspace/memory && echo 'keep me' >/krill/data/workspace/NOTES.md \
-         && echo 'remember' >/krill/data/workspace/memory/today.md",
-    )?;
-    assert!(seeded.status.success(), "seeding the volume: {}", describe(&seeded));
-    let before = volume.fingerprint(&settings.krill_image)?;
+/// A host directory holding an `init.claw` that is not a zip archive, readable by UID 1000.
+struct BrokenArchive {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
 
-    let dir = std::env::temp_dir().join(unique_name("krill-it-context"));
-    std::fs::create_dir_all(&dir)?;
-    let archive = dir.join("init.claw");
-    std::fs::write(&archive, b"this is not a zip archive")?;
-    // The container user (1000) must be able to read the bind-mounted file.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644))?;
+impl BrokenArchive {
+    fn new() -> anyhow::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(unique_name("krill-it-context"));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("init.claw");
+        std::fs::write(&path, b"this is not a zip archive")?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        Ok(Self { dir, path })
+    }
+}
 
-    // No proxy is needed: the archive must be rejected before anything talks to a model.
-    let token = unique_name("gateway-token");
+impl Drop for BrokenArchive {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts a krill with the broken archive and waits for it to give up; returns (exit code, logs).
+async fn start_with_broken_archive(
+    settings: &Settings,
+    volume: &Volume,
+    archive: &BrokenArchive,
+    force_restore: bool,
+) -> anyhow::Result<(Option<i64>, String)> {
+    // No proxy: the archive must be refused before anything talks to a model.
     let network = unique_name("krill-it-net");
+    let token = unique_name("gateway-token");
     let spec = PodSpec {
         image: &settings.krill_image,
         network: &network,
@@ -152,19 +177,62 @@ async fn broken_init_claw_stops_the_start_and_leaves_the_volume_untouched() -> a
         volume: &volume.name,
         krill_name: "krill-0",
         gateway_token: &token,
-        init_claw: Some(&archive),
+        init_claw: Some(&archive.path),
+        force_restore,
     };
-    let pod = spec.start().await?;
+    let container = spec.launch().await?;
     let deadline = Instant::now() + Duration::from_secs(120);
-    while pod.container.is_running().await? {
-        assert!(Instant::now() < deadline, "the krill kept running with a broken init.claw");
+    while container.is_running().await? {
+        if Instant::now() > deadline {
+            let logs = krill_image_tests::stack::logs(&container).await;
+            anyhow::bail!("the krill kept running with a broken init.claw\n{logs}");
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let exit = pod.container.exit_code().await?;
-    let logs = krill_image_tests::stack::logs(&pod.container).await;
-    pod.container.rm().await?;
-    std::fs::remove_dir_all(&dir)?;
+    let exit = container.exit_code().await?;
+    let logs = krill_image_tests::stack::logs(&container).await;
+    container.rm().await?;
+    Ok((exit, logs))
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_init_claw_on_a_fresh_volume_fails_clearly_and_is_retried_next_start() -> anyhow::Result<()> {
+    let settings = settings();
+    let volume = Volume::create(unique_name("krill-it-data"))?;
+    let archive = BrokenArchive::new()?;
+
+    let (exit, logs) = start_with_broken_archive(&settings, &volume, &archive, false).await?;
+    assert!(matches!(exit, Some(code) if code != 0), "exit code {exit:?} for a broken init.claw\n{logs}");
+    assert!(logs.contains("krill: error:"), "no error line from krill:\n{logs}");
+    assert!(logs.contains("init.claw"), "the error does not name init.claw:\n{logs}");
+
+    // Nothing half-restored, and the first start is not marked done, so a fixed archive is
+    // applied on the next start instead of being skipped.
+    let files = volume.sh(&settings.krill_image, "find /krill/data -type f -not -path /krill/data/.krill/gateway.lock | sort")?;
+    assert!(files.status.success(), "{}", describe(&files));
+    let files = String::from_utf8_lossy(&files.stdout);
+    assert!(files.trim().is_empty(), "files left on the volume after a refused restore:\n{files}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_init_claw_forced_over_a_krills_data_leaves_the_volume_untouched() -> anyhow::Result<()> {
+    let settings = settings();
+    let volume = Volume::create(unique_name("krill-it-data"))?;
+    // A krill that has lived: prepared by its own first start, then with work in its workspace.
+    let prepared = docker::run(&one_shot_krill(&settings.krill_image, &volume.name, &["prepare"]))?;
+    assert!(prepared.status.success(), "krill prepare: {}", describe(&prepared));
+    let seeded = volume.sh(
+        &settings.krill_image,
+        "mkdir -p /krill/data/workspace/memory && echo 'keep me' >/krill/data/workspace/NOTES.md \
+         && echo 'remember' >/krill/data/workspace/memory/today.md",
+    )?;
+    assert!(seeded.status.success(), "seeding the volume: {}", describe(&seeded));
+    let before = volume.fingerprint(&settings.krill_image)?;
+    assert!(before.contains("./workspace/NOTES.md"), "seeding did not land:\n{before}");
+
+    let archive = BrokenArchive::new()?;
+    let (exit, logs) = start_with_broken_archive(&settings, &volume, &archive, true).await?;
     assert!(matches!(exit, Some(code) if code != 0), "exit code {exit:?} for a broken init.claw\n{logs}");
     assert!(logs.contains("init.claw"), "the error does not name init.claw:\n{logs}");
     assert_eq!(volume.fingerprint(&settings.krill_image)?, before, "the volume changed\n{logs}");
