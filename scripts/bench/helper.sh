@@ -44,6 +44,7 @@ echo
 
 if [[ $which == startup || $which == all ]]; then
   oc="${KRILL_OPENCLAW_BIN:-$("$repo/scripts/tools/openclaw.sh" 2>/dev/null)}"
+  export PATH="$oc:$PATH"   # openclaw's shebang is `env node`
   "$krill" run >/dev/null   # first start: lay the volume out once; the runs below are restarts
   hyperfine -N --warmup 5 --runs 60 --export-json "$bench/startup.json" \
     /bin/true "$krill run --dry-run" "$krill run" "$oc/openclaw --version" >&2

@@ -41,8 +41,7 @@ fn is_empty_dir(dir: &std::path::Path) -> io::Result<bool> {
 /// Applies init.claw and AGENTS.md if this is the volume's first start (or `force`). Returns a
 /// line for the log when it did something.
 pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<String>> {
-    let marker_path = marker(paths);
-    if marker_path.exists() && !force {
+    if marker(paths).exists() && !force {
         return Ok(None);
     }
     let has_data = !is_empty_dir(&paths.workspace())? || !is_empty_dir(&paths.state())?;
@@ -65,7 +64,12 @@ pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<Strin
         }
         if done.is_empty() { "started empty (no init.claw, no AGENTS.md)".to_owned() } else { done.join("; ") }
     };
-    let record = Initialized { at: crate::snapshot::timestamp_now().1, how: how.clone() };
-    crate::run::write_atomically(&marker_path, &serde_json::to_vec_pretty(&record)?)?;
+    mark_initialized(paths, &how)?;
     Ok(Some(how))
+}
+
+/// Records that the volume is set up, so later starts leave it alone.
+pub fn mark_initialized(paths: &Paths, how: &str) -> Result<()> {
+    let record = Initialized { at: crate::snapshot::timestamp_now().1, how: how.to_owned() };
+    crate::run::write_atomically(&marker(paths), &serde_json::to_vec_pretty(&record)?)
 }

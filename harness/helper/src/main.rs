@@ -134,10 +134,7 @@ fn execute(command: Command) -> Result<()> {
             restore::recover(&paths)?;
             let summary = restore::restore(&paths, &archive)?;
             // A restored volume counts as set up: the next start must not import init.claw over it.
-            krill_helper::run::write_atomically(
-                &paths.bookkeeping().join("initialized"),
-                format!("{{\"how\": \"restored from {}\"}}\n", archive.display()).as_bytes(),
-            )?;
+            krill_helper::context::mark_initialized(&paths, &format!("restored from {}", archive.display()))?;
             drop(lock);
             layout::prepare(&paths, settings.uid, settings.gid)?;
             println!("{}", serde_json::to_string(&summary)?);

@@ -255,6 +255,19 @@ pub fn list(dir: &Path, name: &KrillName) -> Result<Vec<PathBuf>, SnapshotError>
 }
 
 pub fn snapshot(paths: &Paths, name: &KrillName, options: &SnapshotOptions) -> Result<SnapshotOutcome, SnapshotError> {
+    // One snapshot at a time per volume (the chart's sidecar and a manual run may overlap): the
+    // digest record and the retention pass assume nobody else is writing.
+    let bookkeeping = paths.bookkeeping();
+    fs::create_dir_all(&bookkeeping).map_err(io_err(&bookkeeping))?;
+    let lock_path = bookkeeping.join("snapshot.lock");
+    let lock_file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    let _serialised = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| SnapshotError::Io { path: lock_path.clone(), source: errno.into() })?;
     let staged = stage(paths)?;
     let digest = digest(staged.dir.path())?;
     let last: Option<LastSnapshot> =
