@@ -57,7 +57,7 @@ for size in "${sizes[@]}"; do
   files=$(find "$ws/context" -type f | wc -l)
   input=$(du -sb "$ws/context" | cut -f1)
   # Warm the page cache equally for both tools, and measure what reading costs alone.
-  read_s=$( { /usr/bin/time -f %e tar -cf /dev/null -C "$ws" context; } 2>&1 | tail -1)
+  find "$ws/context" -type f -print0 | xargs -0 cat > /dev/null
   read_s=$( { /usr/bin/time -f %e sh -c "find '$ws/context' -type f -print0 | xargs -0 cat > /dev/null"; } 2>&1 | tail -1)
   rm -rf "$bench/out-$size" && mkdir -p "$bench/out-$size"
   out="$bench/out-$size"
@@ -78,7 +78,14 @@ for size in "${sizes[@]}"; do
   pct=$(echo "scale=1; ($k_size - $py_size) * 100 / $py_size" | bc)
   echo "| $size | $files | $(mib "$input") MiB | export | $pe_wall | $ke_wall | $(ratio "$pe_wall" "$ke_wall")x | $(mib $((pe_rss*1024))) MiB | $(mib $((ke_rss*1024))) MiB | $ke_cpu | $(mib "$py_size") MiB | $(mib "$k_size") MiB | ${pct}% |"
   echo "| $size | $files | $(mib "$input") MiB | import | $pi_wall | $ki_wall | $(ratio "$pi_wall" "$ki_wall")x | $(mib $((pi_rss*1024))) MiB | $(mib $((ki_rss*1024))) MiB | $ki_cpu | | | |"
-  echo "reading all $size files (cat, warm cache): ${read_s}s" >&2
+  # The machine's floor for export: read everything, compress on all cores, write + fsync.
+  write_s=$( { /usr/bin/time -f %e dd if="$out/krill.claw" of="$out/fsync-probe" bs=1M conv=fsync status=none; } 2>&1 | tail -1)
+  rm -f "$out/fsync-probe"
+  cores=$(nproc)
+  floor=$(echo "scale=2; $ke_cpu / $cores" | bc)
+  echo "$size: reading all files (cat, warm cache) ${read_s}s; writing the archive with fsync (dd) ${write_s}s;" \
+       "krill export CPU ${ke_cpu}s = ${floor}s on $cores cores if perfectly parallel; wall ${ke_wall}s;" \
+       "claw.py export CPU ${pe_cpu}s, import CPU ${pi_cpu}s" >&2
   rm -rf "$out/py-imported" "$out/krill-imported" "$out/krill-own"
 done
 echo "load average after run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

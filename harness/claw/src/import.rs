@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -242,7 +242,15 @@ pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result
     let cwd = std::env::current_dir().ok().and_then(|c| fs::canonicalize(c).ok());
     let merged = existed && !empty;
     if !existed || (empty && cwd.as_deref() != Some(target.as_path())) {
-        // rename(2) replaces an empty directory atomically.
+        // rename(2) replaces an empty directory atomically. The staging directory was created
+        // private (0700); give the result the mode of the directory it replaces, or 0755.
+        let mode = if existed {
+            fs::metadata(&target).map(|m| m.permissions().mode()).unwrap_or(0o755)
+        } else {
+            0o755
+        };
+        fs::set_permissions(&stage, fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(|e| ClawError::io("setting permissions of", &stage, e))?;
         let kept = staging.keep();
         fs::rename(&kept, &target).map_err(|e| {
             let _ = fs::remove_dir_all(&kept);

@@ -240,6 +240,21 @@ fn empty_existing_target_is_filled() {
 }
 
 #[test]
+fn imported_directory_is_not_left_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = sample_archive(dir.path());
+    let fresh = dir.path().join("fresh");
+    import(&archive, &fresh, &quiet_import()).expect("import");
+    assert_eq!(fs::metadata(&fresh).expect("stat").permissions().mode() & 0o777, 0o755);
+    let existing = dir.path().join("existing");
+    fs::create_dir(&existing).expect("mkdir");
+    fs::set_permissions(&existing, fs::Permissions::from_mode(0o750)).expect("chmod");
+    import(&archive, &existing, &quiet_import()).expect("import");
+    assert_eq!(fs::metadata(&existing).expect("stat").permissions().mode() & 0o777, 0o750);
+}
+
+#[test]
 fn durable_import_works_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = sample_archive(dir.path());
