@@ -228,17 +228,19 @@ struct Buffers {
 }
 
 enum Job {
-    Whole { seq: u64, item: usize, bufs: Buffers },
+    /// A whole entry; `read_from` set means the worker reads the (small) file itself, so file
+    /// reads of the many small files run on every worker, not only on the producer.
+    Whole { seq: u64, item: usize, bufs: Buffers, read_from: Option<PathBuf> },
     Chunk { seq: u64, item: usize, bufs: Buffers, deflate: bool },
 }
 
 enum Done {
-    Whole { item: usize, method: u16, crc: u32, raw_len: u64, bufs: Buffers },
+    Whole { item: usize, method: u16, crc: u32, raw_len: u64, bufs: Buffers, warning: Option<String> },
     ChunkStart { item: usize, method: u16, size_hint: u64 },
     Chunk { method: u16, crc: crc32fast::Hasher, raw_len: u64, bufs: Buffers },
     ChunkEnd { item: usize },
     Dir { item: usize },
-    Skipped { warning: String },
+    Skipped { warning: String, bufs: Option<Buffers> },
     Failed(ClawError),
 }
 
@@ -285,7 +287,32 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
     let mut chunker = Compress::new(Compression::new(u32::from(level.clamp(1, 9))), false);
     for job in jobs {
         let (seq, result) = match job {
-            Job::Whole { seq, item, mut bufs } => {
+            Job::Whole { seq, item, mut bufs, read_from } => {
+                let mut warning = None;
+                if let Some(path) = read_from {
+                    match read_small_file(&path, &mut bufs.raw) {
+                        Ok(complete) => {
+                            if !complete {
+                                warning = Some(format!(
+                                    "{} grew while being packed; archived its first {} bytes",
+                                    path.display(),
+                                    bufs.raw.len()
+                                ));
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                            let warning = format!("skipped {} (deleted during export)", path.display());
+                            if done.send((seq, Done::Skipped { warning, bufs: Some(bufs) })).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        Err(e) => {
+                            let _ = done.send((seq, Done::Failed(ClawError::io("reading", &path, e))));
+                            return;
+                        }
+                    }
+                }
                 let raw = &bufs.raw;
                 let crc = crc32fast::hash(raw);
                 let mut method = METHOD_STORED;
@@ -305,7 +332,7 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
                     }
                 }
                 let raw_len = bufs.raw.len() as u64;
-                (seq, Done::Whole { item, method, crc, raw_len, bufs })
+                (seq, Done::Whole { item, method, crc, raw_len, bufs, warning })
             }
             Job::Chunk { seq, item, mut bufs, deflate } => {
                 let mut crc = crc32fast::Hasher::new();
@@ -345,6 +372,19 @@ fn deflate_chunk(c: &mut Compress, raw: &[u8], dict: &[u8], out: &mut Vec<u8>) -
         // Grow by a fixed step: Vec's doubling would make every recycled buffer twice as big.
         out.reserve_exact(64 << 10);
     }
+}
+
+/// Reads a file that was smaller than a chunk when scanned. Returns false if it has grown past
+/// a chunk since: then only its first chunk is kept (a prefix, as any snapshot of a file being
+/// appended to is), so memory stays bounded.
+fn read_small_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    fill(&mut file, buf, CHUNK)?;
+    if buf.len() < CHUNK {
+        return Ok(true);
+    }
+    let mut probe = [0u8; 1];
+    Ok(file.read(&mut probe)? == 0)
 }
 
 /// Reads up to `buf`'s target length; returns fewer bytes only at end of file.
@@ -393,19 +433,26 @@ impl Producer<'_> {
                     let Ok(mut bufs) = self.tokens.recv() else { return };
                     bufs.raw.clear();
                     bufs.raw.extend_from_slice(bytes);
-                    if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs }) {
+                    if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs, read_from: None }) {
                         return;
                     }
                     continue;
                 }
                 Source::File => self.root.join(item.name.strip_prefix("context/").unwrap_or(&item.name)),
             };
+            if item.size < CHUNK as u64 {
+                let Ok(bufs) = self.tokens.recv() else { return };
+                if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs, read_from: Some(path) }) {
+                    return;
+                }
+                continue;
+            }
             let path = &path;
             let mut file = match File::open(path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     let warning = format!("skipped {} (deleted during export)", path.display());
-                    if !self.send_done(Done::Skipped { warning }) {
+                    if !self.send_done(Done::Skipped { warning, bufs: None }) {
                         return;
                     }
                     continue;
@@ -421,7 +468,7 @@ impl Producer<'_> {
                 return;
             }
             if bufs.raw.len() < CHUNK {
-                if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs }) {
+                if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs, read_from: None }) {
                     return;
                 }
                 continue;
@@ -579,7 +626,8 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
             while let Some(d) = pending.remove(&next) {
                 next += 1;
                 match d {
-                    Done::Whole { item, method, crc, raw_len, bufs } => {
+                    Done::Whole { item, method, crc, raw_len, bufs, warning } => {
+                        warnings.extend(warning);
                         let data = if method == METHOD_DEFLATE { &bufs.out } else { &bufs.raw };
                         zip.add_entry(meta_of(&items[item]), method, crc, raw_len, data).map_err(wio)?;
                         entries += 1;
@@ -630,7 +678,12 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                         zip.add_entry(meta_of(&items[item]), METHOD_STORED, 0, 0, &[]).map_err(wio)?;
                         entries += 1;
                     }
-                    Done::Skipped { warning } => warnings.push(warning),
+                    Done::Skipped { warning, bufs } => {
+                        warnings.push(warning);
+                        if let Some(bufs) = bufs {
+                            let _ = token_tx.send(bufs);
+                        }
+                    }
                     Done::Failed(e) => return Err(e),
                 }
             }
