@@ -278,3 +278,42 @@ fn executable_bit_survives() {
     let mode = fs::metadata(target.join("context/run.sh")).expect("stat").permissions().mode();
     assert_eq!(mode & 0o100, 0o100, "mode {mode:o}");
 }
+
+#[test]
+fn the_final_name_only_ever_holds_a_complete_archive() {
+    // An observer polling the output path while a multi-megabyte export runs must never see a
+    // partial file: it sees nothing (or the old archive) until the complete one is renamed in.
+    // That is what a kill at any instant would leave behind.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("src");
+    for i in 0..40 {
+        write_file(&src, &format!("context/f{i}.txt"), &prose(400_000, i));
+    }
+    write_file(&src, "context/big.bin", &noise(8 << 20, 1));
+    let out = dir.path().join("out.claw");
+    fs::write(&out, b"old archive").expect("write");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let seen: Vec<u64> = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(m) = fs::metadata(&out) {
+                    seen.push(m.len());
+                }
+                std::thread::yield_now();
+            }
+            seen
+        });
+        export(&src, &out, &quiet_export()).expect("export");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.join().expect("watcher")
+    });
+    let final_len = fs::metadata(&out).expect("stat").len();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|&len| len == b"old archive".len() as u64 || len == final_len),
+        "observed a partial archive: sizes {:?}",
+        seen.iter().collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(info(&out).is_ok());
+}
