@@ -112,3 +112,20 @@ fn dry_run_renders_the_config_with_secrets_as_references() -> anyhow::Result<()>
     }
     Ok(())
 }
+
+#[test]
+fn python_runs_and_claw_py_works_when_the_submodule_was_built_in() -> anyhow::Result<()> {
+    let settings = settings();
+    // claw.py is only in images built with the submodule checked out (never in CI); python3,
+    // which runs it, is always there.
+    let output = docker::run(&[
+        "run", "--rm", "--read-only", "--entrypoint", "sh", &settings.krill_image, "-c",
+        "python3 --version && if [ -f /usr/local/bin/claw.py ]; then claw --help >/dev/null && echo claw.py: runs; \
+         else echo claw.py: absent; fi",
+    ])?;
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("Python 3."), "{stdout}");
+    assert!(stdout.contains("claw.py: runs") || stdout.contains("claw.py: absent"), "{stdout}");
+    Ok(())
+}

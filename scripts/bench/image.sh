@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Image benchmarks, written into the "## Image" section of docs/benchmarks.md:
+#   - size of the krill image, per component, and compressed (what a node pulls);
+#   - cold start to /readyz through `krill run`, against the peer in the same run: the same
+#     image's OpenClaw started directly with an equivalent hand-written config (the ratio is
+#     what the helper and its volume preparation cost);
+#   - `docker stop` (SIGTERM through tini to OpenClaw) and a warm rebuild with nothing changed.
+# Env: KRILL_IMAGE (default krill:<workspace version>), BENCH_RUNS (default 3).
+source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/image/lib.sh"
+"$KRILL_ROOT/scripts/tools/docker.sh"
+
+image=${KRILL_IMAGE:-krill:$(workspace_version)}
+runs=${BENCH_RUNS:-3}
+docker image inspect "$image" >/dev/null 2>&1 || die "$image is not built: run scripts/image/build.sh first"
+work=$(mktemp -d); containers=(); volumes=()
+cleanup() {
+  ((${#containers[@]})) && docker rm -f "${containers[@]}" >/dev/null 2>&1
+  ((${#volumes[@]})) && docker volume rm -f "${volumes[@]}" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
+now() { date +%s.%N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# --- size ------------------------------------------------------------------------------------
+size=$(docker image inspect -f '{{.Size}}' "$image")
+log "compressing $image to measure its pull size"
+compressed=$(docker save "$image" | gzip -1 | wc -c)
+# Layers newest first; the COPY --from layers are the image's components.
+layers=$(docker history --no-trunc --format '{{.Size}}|{{.CreatedBy}}' "$image" | awk -F'|' '$1 != "0B"' \
+  | sed -E 's/\|.*(COPY \/out\/ \/|COPY \/opt\/openclaw|RUN \|[0-9]+ ).*/|\1/' | head -8)
+
+# --- start-up: krill run vs OpenClaw started directly in the same image ----------------------
+tmpfs=(--tmpfs /tmp:mode=1777 --tmpfs /home/krill:uid=1000,gid=1000 --tmpfs /krill/run:uid=1000,gid=1000)
+envs=(-e KRILL_NAME=krill-0 -e OPENCLAW_API_BASE=http://127.0.0.1:9/v1 -e OPENCLAW_API_KEY=bench
+      -e OPENCLAW_MODEL=bench -e OPENCLAW_GATEWAY_TOKEN=bench-token)
+mkdir -p "$work/config"
+cat >"$work/config/openclaw.json" <<'EOF'
+{
+  gateway: { mode: "local", bind: "lan", port: 18789, auth: { mode: "token" } },
+  agents: { defaults: { model: { primary: "proxy/bench" }, workspace: "/krill/data/workspace",
+                        heartbeat: { every: "0m" } } },
+  models: { catalogRefresh: { enabled: false },
+            providers: { proxy: { baseUrl: "${OPENCLAW_API_BASE}", apiKey: "${OPENCLAW_API_KEY}",
+                                  api: "openai-completions", models: [{ id: "bench", name: "bench" }] } } },
+  update: { checkOnStart: false },
+}
+EOF
+chmod -R a+rX "$work"
+
+# start_ready NAME docker-run-args... -> seconds from `docker run` to /readyz "ready":true
+start_ready() {
+  local name=$1; shift
+  local volume="$name-data"; volumes+=("$volume"); containers+=("$name")
+  docker volume create "$volume" >/dev/null
+  local t0; t0=$(now)
+  docker run -d --name "$name" --read-only --cap-drop ALL "${tmpfs[@]}" -v "$volume:/krill/data" \
+    -p 127.0.0.1::18789 "${envs[@]}" "$@" >/dev/null
+  local port; port=$(docker port "$name" 18789/tcp | head -1 | sed 's/.*://')
+  for _ in $(seq 1200); do
+    if curl -fs "http://127.0.0.1:$port/readyz" 2>/dev/null | grep -q '"ready":true'; then
+      awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'; return 0
+    fi
+    [[ $(docker inspect -f '{{.State.Running}}' "$name") == true ]] || break
+    sleep 0.2
+  done
+  docker logs "$name" >&2; die "$name never became ready"
+}
+
+stop_seconds() {
+  local t0; t0=$(now)
+  docker stop -t 30 "$1" >/dev/null
+  awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+krill_times=() peer_times=() stop_times=() exit_codes=()
+for i in $(seq "$runs"); do
+  log "start-up run $i/$runs"
+  krill_times+=("$(start_ready "krill-bench-$$-$i" "$image")")
+  stop_times+=("$(stop_seconds "krill-bench-$$-$i")")
+  exit_codes+=("$(docker inspect -f '{{.State.ExitCode}}' "krill-bench-$$-$i")")
+  peer_times+=("$(start_ready "krill-bench-peer-$$-$i" -v "$work/config:/bench:ro" \
+    -e OPENCLAW_CONFIG_PATH=/bench/openclaw.json --entrypoint tini "$image" -- \
+    openclaw gateway run --port 18789 --bind lan)")
+  docker stop -t 30 "krill-bench-peer-$$-$i" >/dev/null
+done
+krill_start=$(printf '%s\n' "${krill_times[@]}" | median)
+peer_start=$(printf '%s\n' "${peer_times[@]}" | median)
+stop=$(printf '%s\n' "${stop_times[@]}" | median)
+ratio=$(awk -v a="$krill_start" -v b="$peer_start" 'BEGIN { printf "%.2f", a / b }')
+
+# --- warm rebuild ----------------------------------------------------------------------------
+log "warm rebuild (nothing changed)"
+bases=()
+[[ $(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image") ]] || true
+docker image inspect ubuntu:24.04 >/dev/null 2>&1 || bases=(--local-bases)
+t0=$(now)
+"$KRILL_ROOT/scripts/image/build.sh" "${bases[@]}" >/dev/null 2>"$work/build.log" || { tail "$work/build.log"; die "rebuild failed"; }
+rebuild=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+
+# --- write the section -----------------------------------------------------------------------
+base=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image")
+section=$(cat <<EOF
+## Image
+
+\`scripts/bench/image.sh\`, $(date -u +%Y-%m-%d), $(nproc) shared cores, Docker $(docker version -f '{{.Server.Version}}'),
+image \`$image\` (version $base) on \`${BASE_IMAGE:-the base it was built on}\`. Medians of $runs runs.
+
+| measure | krill | peer (same run) | ratio |
+|---|---|---|---|
+| cold start to \`/readyz\` ready | ${krill_start} s via \`krill run\` | ${peer_start} s, OpenClaw started directly in the same image | ${ratio} |
+| \`docker stop -t 30\` (SIGTERM via tini) | ${stop} s, exit codes ${exit_codes[*]} | — | — |
+| warm rebuild, nothing changed | ${rebuild} s | — | — |
+| image size (uncompressed) | $(mb "$size") | upstream OpenClaw image: not pullable here, see below | — |
+| image size (gzip, ≈ pull size) | $(mb "$compressed") | — | — |
+
+Largest layers (newest first):
+
+\`\`\`
+$(echo "$layers" | sed 's/|/  /')
+\`\`\`
+
+Upstream reference (not measured in this run: no container registry is reachable from our
+machines): openclaw/openclaw#22491 reports the official image at 3.03 GB uncompressed (2.53 GB after
+its multi-stage change, Feb 2026) and #85301 its node_modules alone at about 1.6 GB (May 2026).
+Against 2.53 GB the krill image is $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 2.53e9 }')× the size. The difference: no
+browser, build toolchain or bundled extras, OpenClaw installed from the npm registry with
+production dependencies only, source maps and type declarations dropped.
+EOF
+)
+bench_md="$KRILL_ROOT/docs/benchmarks.md"
+[[ -f $bench_md ]] || printf '# Benchmarks\n\n## Image\n' >"$bench_md"
+grep -q '^## Image$' "$bench_md" || printf '\n## Image\n' >>"$bench_md"
+# Replace only this section: from "## Image" to the next "## " heading.
+SECTION="$section" awk '
+  /^## Image$/ { print ENVIRON["SECTION"]; print ""; skip = 1; next }
+  skip && /^## / { skip = 0 }
+  !skip { print }
+' "$bench_md" >"$work/benchmarks.md"
+cat -s "$work/benchmarks.md" >"$bench_md"
+echo "$section"
