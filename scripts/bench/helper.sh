@@ -98,7 +98,6 @@ PY
     --prepare "rm -rf $bench/snapshots $bench/peer.tgz" \
     "$krill snapshot --out $bench/snapshots --force" \
     "tar -czf $bench/peer.tgz -C $bench/data workspace state" >&2
-  archive=$(ls "$bench"/snapshots/bench-*.claw | head -1)
   "$krill" snapshot --out "$bench/snapshots" --force >/dev/null
   hyperfine -N --runs 5 --export-json "$bench/unchanged.json" "$krill snapshot --out $bench/snapshots" >&2
   archive=$(ls -t "$bench"/snapshots/bench-*.claw | head -1)
