@@ -155,3 +155,41 @@ fn remove_tree(path: &Path) -> Result<(), RestoreError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A crash after the first rename of a swap: workspace moved aside, new one not yet in place.
+    #[test]
+    fn recover_finishes_a_swap_cut_short() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let env: BTreeMap<String, String> = [("KRILL_DATA".to_owned(), root.path().display().to_string())].into();
+        let paths = Paths::from_env(&env);
+        let staging = paths.bookkeeping().join("restore-crashed");
+        for dir in [staging.join("new-workspace"), staging.join("new-state"), paths.state()] {
+            fs::create_dir_all(&dir).expect("mkdir");
+        }
+        fs::write(staging.join("new-workspace/NOTES.md"), "restored").expect("write");
+        fs::write(staging.join("new-state/db"), "restored state").expect("write");
+        fs::write(paths.state().join("db"), "old state").expect("write");
+        // The old workspace already went to `old`; a layout step then created an empty one.
+        fs::create_dir_all(staging.join("old-workspace")).expect("mkdir");
+        fs::create_dir_all(paths.workspace()).expect("mkdir");
+        let journal = Journal {
+            staging: staging.clone(),
+            swaps: vec![
+                Swap { staged: staging.join("new-workspace"), target: paths.workspace(), old: staging.join("old-workspace") },
+                Swap { staged: staging.join("new-state"), target: paths.state(), old: staging.join("old-state") },
+            ],
+        };
+        fs::write(journal_path(&paths), serde_json::to_vec(&journal).expect("json")).expect("journal");
+
+        assert!(recover(&paths).expect("recover"));
+        assert_eq!(fs::read_to_string(paths.workspace().join("NOTES.md")).expect("read"), "restored");
+        assert_eq!(fs::read_to_string(paths.state().join("db")).expect("read"), "restored state");
+        assert!(!staging.exists() && !journal_path(&paths).exists());
+        assert!(!recover(&paths).expect("idempotent"), "nothing left to recover");
+    }
+}

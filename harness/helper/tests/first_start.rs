@@ -120,3 +120,41 @@ fn an_unwritable_volume_is_refused_naming_path_and_uid() {
     assert!(stderr.contains(&format!("{} is not writable by uid {uid}", data.display())), "{stderr}");
     assert!(stderr.contains("fsGroup"), "{stderr}");
 }
+
+#[test]
+fn run_execs_the_gateway_in_place_holding_the_lock() {
+    let volume = Volume::new();
+    let fake = volume.path("fake-openclaw");
+    fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         echo \"pid=$$\"\n\
+         echo \"args=$*\"\n\
+         echo \"config=$OPENCLAW_CONFIG_PATH\"\n\
+         echo \"state=$OPENCLAW_STATE_DIR\"\n\
+         echo \"supervisor=$OPENCLAW_SUPERVISOR_MODE\"\n\
+         if flock -n \"$KRILL_DATA/.krill/gateway.lock\" true; then echo lock=free; else echo lock=held; fi\n",
+    )
+    .expect("write fake gateway");
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let child = volume
+        .krill(&["run"])
+        .env("KRILL_OPENCLAW", &fake)
+        .env("KRILL_GATEWAY_PORT", "18999")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn krill run");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("wait");
+    assert_ok(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // Same pid: `exec`, not a child process, so the kubelet's SIGTERM reaches the gateway.
+    assert!(stdout.contains(&format!("pid={pid}\n")), "{stdout}");
+    assert!(stdout.contains("args=gateway run --port 18999 --bind lan\n"), "{stdout}");
+    assert!(stdout.contains(&format!("config={}\n", volume.path("run/openclaw.json").display())), "{stdout}");
+    assert!(stdout.contains(&format!("state={}\n", volume.paths().state().display())), "{stdout}");
+    assert!(stdout.contains("supervisor=external\n"), "{stdout}");
+    assert!(stdout.contains("lock=held\n"), "the gateway must inherit the volume lock: {stdout}");
+    assert!(!krill_helper::gateway::is_held(&volume.paths().gateway_lock()), "released when the gateway exits");
+}
