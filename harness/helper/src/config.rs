@@ -46,7 +46,10 @@ pub struct Source {
 
 impl Source {
     pub fn new(origin: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { origin: origin.into(), text: text.into() }
+        Self {
+            origin: origin.into(),
+            text: text.into(),
+        }
     }
 
     fn parse_object(&self) -> Result<Map<String, Value>, ConfigError> {
@@ -56,7 +59,10 @@ impl Source {
         })?;
         match value {
             Value::Object(map) => Ok(map),
-            other => Err(ConfigError::NotAnObject { origin: self.origin.clone(), found: kind(&other) }),
+            other => Err(ConfigError::NotAnObject {
+                origin: self.origin.clone(),
+                found: kind(&other),
+            }),
         }
     }
 }
@@ -102,7 +108,11 @@ pub fn render(request: &RenderRequest<'_>) -> Result<Rendered, ConfigError> {
     if let Some(overrides) = &request.overrides {
         merge(&mut config, Value::Object(overrides.parse_object()?));
     }
-    let mut fill = Filler { env: request.env, missing: BTreeMap::new(), references: BTreeSet::new() };
+    let mut fill = Filler {
+        env: request.env,
+        missing: BTreeMap::new(),
+        references: BTreeSet::new(),
+    };
     fill.value(&mut config, &mut Vec::new());
     if !fill.missing.is_empty() {
         return Err(ConfigError::MissingVariables(fill.missing));
@@ -111,9 +121,16 @@ pub fn render(request: &RenderRequest<'_>) -> Result<Rendered, ConfigError> {
         .workspace
         .to_str()
         .ok_or_else(|| ConfigError::NonUtf8Path(request.workspace.to_owned()))?;
-    set_path(&mut config, &["agents", "defaults", "workspace"], Value::String(envref::escape(workspace)));
+    set_path(
+        &mut config,
+        &["agents", "defaults", "workspace"],
+        Value::String(envref::escape(workspace)),
+    );
     set_path(&mut config, &["gateway", "port"], Value::from(request.port));
-    Ok(Rendered { config, references: fill.references })
+    Ok(Rendered {
+        config,
+        references: fill.references,
+    })
 }
 
 /// Deep merge with the semantics of `openclaw config patch` (and JSON merge patch): objects merge
@@ -140,9 +157,12 @@ pub fn merge(base: &mut Value, patch: Value) {
 /// A patch object placed where nothing was merges into an empty object, so its nulls vanish too.
 fn strip_nulls(value: Value) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -191,7 +211,10 @@ impl Filler<'_> {
     }
 
     fn lookup(&self, name: &str) -> Option<&str> {
-        self.env.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// The string with filled variables substituted, or None when nothing changes.
@@ -211,8 +234,14 @@ impl Filler<'_> {
                 }
                 Piece::Reference(name) => {
                     match self.lookup(name) {
-                        None => self.missing.entry(name.to_owned()).or_default().push(path.to_owned()),
-                        Some(value) if FILLED_VARIABLES.contains(&name) => out.push_str(&envref::escape(value)),
+                        None => self
+                            .missing
+                            .entry(name.to_owned())
+                            .or_default()
+                            .push(path.to_owned()),
+                        Some(value) if FILLED_VARIABLES.contains(&name) => {
+                            out.push_str(&envref::escape(value))
+                        }
                         Some(_) => {
                             self.references.insert(name.to_owned());
                         }
@@ -234,7 +263,10 @@ fn display_path(path: &[String]) -> String {
     for segment in path {
         if segment.starts_with('[') {
             out.push_str(segment);
-        } else if segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        } else if segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             if !out.is_empty() {
                 out.push('.');
             }
@@ -243,7 +275,11 @@ fn display_path(path: &[String]) -> String {
             out.push_str(&format!("[{}]", Value::String(segment.clone())));
         }
     }
-    if out.is_empty() { "<root>".to_owned() } else { out }
+    if out.is_empty() {
+        "<root>".to_owned()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]
@@ -268,7 +304,10 @@ mod tests {
         .collect()
     }
 
-    fn render_with(env: &BTreeMap<String, String>, overrides: Option<&str>) -> Result<Rendered, ConfigError> {
+    fn render_with(
+        env: &BTreeMap<String, String>,
+        overrides: Option<&str>,
+    ) -> Result<Rendered, ConfigError> {
         render(&RenderRequest {
             template: Source::new("built-in template", DEFAULT_TEMPLATE),
             overrides: overrides.map(|text| Source::new("overrides/alice.json", text)),
@@ -279,23 +318,46 @@ mod tests {
     }
 
     #[rstest]
-    fn default_template_fills_non_secrets_and_keeps_secret_references(env: BTreeMap<String, String>) {
+    fn default_template_fills_non_secrets_and_keeps_secret_references(
+        env: BTreeMap<String, String>,
+    ) {
         let rendered = render_with(&env, None).expect("renders");
         let c = &rendered.config;
-        assert_eq!(c["agents"]["defaults"]["model"]["primary"], "proxy/gpt-test");
-        assert_eq!(c["models"]["providers"]["proxy"]["baseUrl"], "http://krill-api-server:4000/v1");
-        assert_eq!(c["models"]["providers"]["proxy"]["apiKey"], "${OPENCLAW_API_KEY}");
-        assert_eq!(c["models"]["providers"]["proxy"]["models"][0]["id"], "gpt-test");
-        assert_eq!(c["agents"]["defaults"]["workspace"], "/krill/data/workspace");
+        assert_eq!(
+            c["agents"]["defaults"]["model"]["primary"],
+            "proxy/gpt-test"
+        );
+        assert_eq!(
+            c["models"]["providers"]["proxy"]["baseUrl"],
+            "http://krill-api-server:4000/v1"
+        );
+        assert_eq!(
+            c["models"]["providers"]["proxy"]["apiKey"],
+            "${OPENCLAW_API_KEY}"
+        );
+        assert_eq!(
+            c["models"]["providers"]["proxy"]["models"][0]["id"],
+            "gpt-test"
+        );
+        assert_eq!(
+            c["agents"]["defaults"]["workspace"],
+            "/krill/data/workspace"
+        );
         assert_eq!(c["gateway"]["port"], 18789);
-        assert_eq!(rendered.references, BTreeSet::from(["OPENCLAW_API_KEY".to_owned()]));
+        assert_eq!(
+            rendered.references,
+            BTreeSet::from(["OPENCLAW_API_KEY".to_owned()])
+        );
     }
 
     #[rstest]
     fn secrets_never_appear_in_the_output(env: BTreeMap<String, String>) {
-        let text = render_with(&env, Some(r#"{ channels: { x: { token: "${OPENCLAW_GATEWAY_TOKEN}" } } }"#))
-            .expect("renders")
-            .to_json();
+        let text = render_with(
+            &env,
+            Some(r#"{ channels: { x: { token: "${OPENCLAW_GATEWAY_TOKEN}" } } }"#),
+        )
+        .expect("renders")
+        .to_json();
         assert!(!text.contains(SECRET), "{text}");
         assert!(!text.contains("gw-token-secret"), "{text}");
         assert!(text.contains("${OPENCLAW_GATEWAY_TOKEN}"));
@@ -314,13 +376,18 @@ mod tests {
         let text = rendered.to_json();
         let reparsed: Value = serde_json::from_str(&text).expect("output is JSON");
         assert_eq!(reparsed, rendered.config, "structure survives");
-        let id = reparsed["models"]["providers"]["proxy"]["models"][0]["id"].as_str().expect("id");
+        let id = reparsed["models"]["providers"]["proxy"]["models"][0]["id"]
+            .as_str()
+            .expect("id");
         // What OpenClaw will make of it: exactly the model name, never the secret.
         let lookup = |name: &str| env.get(name).cloned();
         assert_eq!(envref::resolve(id, lookup), model);
         // The one legitimate place the secret lands is the provider's apiKey.
         assert_eq!(envref::resolve(&text, lookup).matches(SECRET).count(), 1);
-        assert_eq!(rendered.references, BTreeSet::from(["OPENCLAW_API_KEY".to_owned()]));
+        assert_eq!(
+            rendered.references,
+            BTreeSet::from(["OPENCLAW_API_KEY".to_owned()])
+        );
     }
 
     #[rstest]
@@ -328,8 +395,14 @@ mod tests {
         env.remove("OPENCLAW_MODEL");
         env.insert("OPENCLAW_API_KEY".into(), String::new());
         let error = render_with(&env, None).expect_err("must fail").to_string();
-        assert!(error.contains("OPENCLAW_MODEL (used at agents.defaults.model.primary"), "{error}");
-        assert!(error.contains("OPENCLAW_API_KEY (used at models.providers.proxy.apiKey)"), "{error}");
+        assert!(
+            error.contains("OPENCLAW_MODEL (used at agents.defaults.model.primary"),
+            "{error}"
+        );
+        assert!(
+            error.contains("OPENCLAW_API_KEY (used at models.providers.proxy.apiKey)"),
+            "{error}"
+        );
         assert!(!error.contains("OPENCLAW_API_BASE"), "{error}");
     }
 
@@ -342,27 +415,51 @@ mod tests {
         }"#;
         let c = render_with(&env, Some(overrides)).expect("renders").config;
         assert_eq!(c["agents"]["defaults"]["model"]["primary"], "proxy/other");
-        assert!(c["agents"]["defaults"].get("heartbeat").is_none(), "null deletes");
-        assert_eq!(c["models"]["providers"]["proxy"]["models"], json!([{ "id": "other", "name": "Other" }]));
-        assert_eq!(c["models"]["providers"]["proxy"]["api"], "openai-completions", "siblings kept");
+        assert!(
+            c["agents"]["defaults"].get("heartbeat").is_none(),
+            "null deletes"
+        );
+        assert_eq!(
+            c["models"]["providers"]["proxy"]["models"],
+            json!([{ "id": "other", "name": "Other" }])
+        );
+        assert_eq!(
+            c["models"]["providers"]["proxy"]["api"], "openai-completions",
+            "siblings kept"
+        );
         assert_eq!(c["tools"]["profile"], "coding");
         assert_eq!(c["gateway"]["mode"], "local");
     }
 
     #[rstest]
     fn helper_owned_keys_win_over_overrides(env: BTreeMap<String, String>) {
-        let c = render_with(&env, Some(r#"{ agents: { defaults: { workspace: "/elsewhere" } }, gateway: { port: 1 } }"#))
-            .expect("renders")
-            .config;
-        assert_eq!(c["agents"]["defaults"]["workspace"], "/krill/data/workspace");
+        let c = render_with(
+            &env,
+            Some(r#"{ agents: { defaults: { workspace: "/elsewhere" } }, gateway: { port: 1 } }"#),
+        )
+        .expect("renders")
+        .config;
+        assert_eq!(
+            c["agents"]["defaults"]["workspace"],
+            "/krill/data/workspace"
+        );
         assert_eq!(c["gateway"]["port"], 18789);
     }
 
     #[rstest]
     #[case::syntax("{ gateway: ", "overrides/alice.json: not valid JSON5")]
-    #[case::array("[1, 2]", "overrides/alice.json: the top level must be an object, found an array")]
-    fn bad_overrides_are_named(env: BTreeMap<String, String>, #[case] overrides: &str, #[case] expected: &str) {
-        let error = render_with(&env, Some(overrides)).expect_err("must fail").to_string();
+    #[case::array(
+        "[1, 2]",
+        "overrides/alice.json: the top level must be an object, found an array"
+    )]
+    fn bad_overrides_are_named(
+        env: BTreeMap<String, String>,
+        #[case] overrides: &str,
+        #[case] expected: &str,
+    ) {
+        let error = render_with(&env, Some(overrides))
+            .expect_err("must fail")
+            .to_string();
         assert!(error.starts_with(expected), "{error}");
     }
 

@@ -54,15 +54,28 @@ pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<Strin
         let mut done = Vec::new();
         if init_claw.is_file() {
             let summary = restore::restore(paths, &init_claw)?;
-            done.push(format!("restored {} from {}", summary.replaced.join(" and "), init_claw.display()));
+            done.push(format!(
+                "restored {} from {}",
+                summary.replaced.join(" and "),
+                init_claw.display()
+            ));
         }
         if agents_md.is_file() {
-            let text = fs::read(&agents_md).with_context(|| format!("reading {}", agents_md.display()))?;
-            fs::create_dir_all(paths.workspace()).with_context(|| format!("creating {}", paths.workspace().display()))?;
+            let text =
+                fs::read(&agents_md).with_context(|| format!("reading {}", agents_md.display()))?;
+            fs::create_dir_all(paths.workspace())
+                .with_context(|| format!("creating {}", paths.workspace().display()))?;
             crate::run::write_atomically(&paths.workspace().join("AGENTS.md"), &text)?;
-            done.push(format!("injected {} as the workspace's AGENTS.md", agents_md.display()));
+            done.push(format!(
+                "injected {} as the workspace's AGENTS.md",
+                agents_md.display()
+            ));
         }
-        if done.is_empty() { "started empty (no init.claw, no AGENTS.md)".to_owned() } else { done.join("; ") }
+        if done.is_empty() {
+            "started empty (no init.claw, no AGENTS.md)".to_owned()
+        } else {
+            done.join("; ")
+        }
     };
     mark_initialized(paths, &how)?;
     Ok(Some(how))
@@ -70,6 +83,9 @@ pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<Strin
 
 /// Records that the volume is set up, so later starts leave it alone.
 pub fn mark_initialized(paths: &Paths, how: &str) -> Result<()> {
-    let record = Initialized { at: crate::snapshot::timestamp_now().1, how: how.to_owned() };
+    let record = Initialized {
+        at: crate::snapshot::timestamp_now().1,
+        how: how.to_owned(),
+    };
     crate::run::write_atomically(&marker(paths), &serde_json::to_vec_pretty(&record)?)
 }

@@ -145,7 +145,10 @@ mod tests {
         let resolved = resolve(&escaped, secret_env);
         assert_eq!(resolved, value);
         assert!(!resolved.contains("sk-live-secret"));
-        assert!(references(&escaped).is_empty(), "{escaped} still references a variable");
+        assert!(
+            references(&escaped).is_empty(),
+            "{escaped} still references a variable"
+        );
     }
 
     #[test]

@@ -42,24 +42,42 @@ impl Launch {
     pub fn new(paths: &Paths, settings: &Settings) -> Self {
         Launch {
             program: settings.openclaw.clone(),
-            args: ["gateway", "run", "--port", &settings.port.to_string(), "--bind", "lan"]
-                .map(str::to_owned)
-                .to_vec(),
+            args: [
+                "gateway",
+                "run",
+                "--port",
+                &settings.port.to_string(),
+                "--bind",
+                "lan",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             env: vec![
-                ("OPENCLAW_CONFIG_PATH".to_owned(), paths.rendered_config().display().to_string()),
-                ("OPENCLAW_STATE_DIR".to_owned(), paths.state().display().to_string()),
+                (
+                    "OPENCLAW_CONFIG_PATH".to_owned(),
+                    paths.rendered_config().display().to_string(),
+                ),
+                (
+                    "OPENCLAW_STATE_DIR".to_owned(),
+                    paths.state().display().to_string(),
+                ),
                 // Kubernetes supervises the gateway. Without this, a failed start launches
                 // OpenClaw's "automatic triage": an agent turn, on the krill's model, that edits
                 // the OpenClaw installation; it also turns off self-update and service mutation.
                 ("OPENCLAW_SUPERVISOR_MODE".to_owned(), "external".to_owned()),
             ],
-            run_as: (nix::unistd::Uid::effective().is_root() && settings.uid != 0).then_some((settings.uid, settings.gid)),
+            run_as: (nix::unistd::Uid::effective().is_root() && settings.uid != 0)
+                .then_some((settings.uid, settings.gid)),
         }
     }
 
     /// A shell-like rendering for `--dry-run`; environment values here are paths, never secrets.
     pub fn display(&self) -> String {
-        let mut words: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
+        let mut words: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", quote(v)))
+            .collect();
         words.push("exec".to_owned());
         words.push(quote(&self.program.display().to_string()));
         words.extend(self.args.iter().map(|a| quote(a)));
@@ -72,19 +90,30 @@ impl Launch {
     /// Replaces this process with the gateway, keeping `lock` open across the exec.
     pub fn exec(self, lock: GatewayLock) -> GatewayError {
         let mut command = Command::new(&self.program);
-        command.args(&self.args).envs(self.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+        command.args(&self.args).envs(
+            self.env
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
         if let Some((uid, gid)) = self.run_as {
             // std clears supplementary groups when root sets a uid without explicit groups.
             command.uid(uid).gid(gid);
         }
         let source = command.exec();
         drop(lock);
-        GatewayError::Exec { program: self.program.display().to_string(), source }
+        GatewayError::Exec {
+            program: self.program.display().to_string(),
+            source,
+        }
     }
 }
 
 fn quote(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@".contains(&b)) {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@".contains(&b))
+    {
         word.to_owned()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
@@ -100,11 +129,25 @@ impl GatewayLock {
     /// Takes the lock and marks its descriptor inheritable, so it survives `exec`.
     pub fn acquire(paths: &Paths) -> Result<Self, GatewayError> {
         let path = paths.gateway_lock();
-        let io_err = |source| GatewayError::Io { path: path.clone(), source };
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err)?;
+        let io_err = |source| GatewayError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err)?;
         let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => lock,
-            Err((file, _)) => return Err(GatewayError::Running { path: path.clone(), pid: read_pid(file) }),
+            Err((file, _)) => {
+                return Err(GatewayError::Running {
+                    path: path.clone(),
+                    pid: read_pid(file),
+                });
+            }
         };
         lock.set_len(0).map_err(io_err)?;
         lock.rewind().map_err(io_err)?;
@@ -117,7 +160,11 @@ impl GatewayLock {
 fn read_pid(mut file: File) -> String {
     let mut pid = String::new();
     let _ = file.read_to_string(&mut pid);
-    if pid.trim().is_empty() { "unknown".to_owned() } else { pid.trim().to_owned() }
+    if pid.trim().is_empty() {
+        "unknown".to_owned()
+    } else {
+        pid.trim().to_owned()
+    }
 }
 
 /// Fails if a gateway holds the volume. Holds nothing afterwards.
@@ -126,10 +173,16 @@ pub fn ensure_stopped(paths: &Paths) -> Result<(), GatewayError> {
     if !path.exists() {
         return Ok(());
     }
-    let file = File::open(&path).map_err(|source| GatewayError::Io { path: path.clone(), source })?;
+    let file = File::open(&path).map_err(|source| GatewayError::Io {
+        path: path.clone(),
+        source,
+    })?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(_released_on_drop) => Ok(()),
-        Err((file, _)) => Err(GatewayError::Running { path, pid: read_pid(file) }),
+        Err((file, _)) => Err(GatewayError::Running {
+            path,
+            pid: read_pid(file),
+        }),
     }
 }
 
@@ -144,7 +197,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn paths_in(root: &Path) -> Paths {
-        let env: BTreeMap<String, String> = [("KRILL_DATA".to_owned(), root.display().to_string())].into();
+        let env: BTreeMap<String, String> =
+            [("KRILL_DATA".to_owned(), root.display().to_string())].into();
         let paths = Paths::from_env(&env);
         std::fs::create_dir_all(paths.bookkeeping()).expect("mkdir");
         paths
@@ -157,7 +211,10 @@ mod tests {
         ensure_stopped(&paths).expect("nothing runs yet");
         let lock = GatewayLock::acquire(&paths).expect("first lock");
         let error = ensure_stopped(&paths).expect_err("held").to_string();
-        assert!(error.contains(&format!("pid {}", std::process::id())), "{error}");
+        assert!(
+            error.contains(&format!("pid {}", std::process::id())),
+            "{error}"
+        );
         assert!(GatewayLock::acquire(&paths).is_err());
         drop(lock);
         ensure_stopped(&paths).expect("released");
@@ -166,8 +223,14 @@ mod tests {
     #[test]
     fn dry_run_command_matches_the_pod_contract() {
         let env: BTreeMap<String, String> = BTreeMap::new();
-        let mut launch = Launch::new(&Paths::from_env(&env), &Settings::from_env(&env).expect("defaults"));
-        assert_eq!(launch.run_as.is_some(), nix::unistd::Uid::effective().is_root());
+        let mut launch = Launch::new(
+            &Paths::from_env(&env),
+            &Settings::from_env(&env).expect("defaults"),
+        );
+        assert_eq!(
+            launch.run_as.is_some(),
+            nix::unistd::Uid::effective().is_root()
+        );
         launch.run_as = None;
         assert_eq!(
             launch.display(),

@@ -30,16 +30,31 @@ pub enum LayoutError {
         source: io::Error,
     },
     #[error("cannot create {path} as uid {uid}: {source}")]
-    Create { path: PathBuf, uid: u32, source: io::Error },
+    Create {
+        path: PathBuf,
+        uid: u32,
+        source: io::Error,
+    },
     #[error("cannot hand {path} to {uid}:{gid}: {source}")]
-    Chown { path: PathBuf, uid: u32, gid: u32, source: io::Error },
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        gid: u32,
+        source: io::Error,
+    },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
 
 /// Directories the gateway writes, in creation order.
 pub fn directories(paths: &Paths) -> Vec<PathBuf> {
-    vec![paths.data.clone(), paths.state(), paths.workspace(), paths.bookkeeping(), paths.run.clone()]
+    vec![
+        paths.data.clone(),
+        paths.state(),
+        paths.workspace(),
+        paths.bookkeeping(),
+        paths.run.clone(),
+    ]
 }
 
 /// Creates the layout and checks it is writable. As root, also hands everything under the data
@@ -50,8 +65,14 @@ pub fn prepare(paths: &Paths, uid: u32, gid: u32) -> Result<(), LayoutError> {
         if let Err(source) = fs::create_dir_all(&dir) {
             let parent = dir.parent().unwrap_or(&dir);
             return Err(match fs::metadata(parent) {
-                Ok(_) if source.kind() == io::ErrorKind::PermissionDenied => not_writable(parent, source),
-                _ => LayoutError::Create { path: dir.clone(), uid: me.as_raw(), source },
+                Ok(_) if source.kind() == io::ErrorKind::PermissionDenied => {
+                    not_writable(parent, source)
+                }
+                _ => LayoutError::Create {
+                    path: dir.clone(),
+                    uid: me.as_raw(),
+                    source,
+                },
             });
         }
     }
@@ -74,14 +95,25 @@ pub fn prepare(paths: &Paths, uid: u32, gid: u32) -> Result<(), LayoutError> {
 pub fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), LayoutError> {
     for entry in walkdir::WalkDir::new(root) {
         let entry = entry.map_err(|e| LayoutError::Io {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf()),
             source: e.into(),
         })?;
-        let meta = entry.metadata().map_err(|e| LayoutError::Io { path: entry.path().to_owned(), source: e.into() })?;
+        let meta = entry.metadata().map_err(|e| LayoutError::Io {
+            path: entry.path().to_owned(),
+            source: e.into(),
+        })?;
         if meta.uid() != uid || meta.gid() != gid {
             // lchown: a symlink in the workspace must not let us chown its target.
             std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).map_err(|source| {
-                LayoutError::Chown { path: entry.path().to_owned(), uid, gid, source }
+                LayoutError::Chown {
+                    path: entry.path().to_owned(),
+                    uid,
+                    gid,
+                    source,
+                }
             })?;
         }
     }
@@ -91,15 +123,22 @@ pub fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), LayoutError> {
 /// With fsGroup the volume root is group-owned and setgid; directories we create inherit the
 /// group, and g+rwx plus setgid keeps them usable by any uid of that group after a change of uid.
 fn make_group_writable(dir: &Path, me: Uid) -> Result<(), LayoutError> {
-    let meta = fs::metadata(dir).map_err(|source| LayoutError::Io { path: dir.to_owned(), source })?;
+    let meta = fs::metadata(dir).map_err(|source| LayoutError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     if meta.uid() != me.as_raw() {
         return Ok(()); // not ours to chmod; the writability check speaks for it
     }
     let mode = meta.permissions().mode() & 0o7777;
     let wanted = mode | 0o2070;
     if mode != wanted {
-        fs::set_permissions(dir, fs::Permissions::from_mode(wanted))
-            .map_err(|source| LayoutError::Io { path: dir.to_owned(), source })?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(wanted)).map_err(|source| {
+            LayoutError::Io {
+                path: dir.to_owned(),
+                source,
+            }
+        })?;
     }
     Ok(())
 }
@@ -107,8 +146,14 @@ fn make_group_writable(dir: &Path, me: Uid) -> Result<(), LayoutError> {
 /// Proves `dir` writable by creating and removing a file in it, which is what the gateway needs;
 /// mode bits alone would miss read-only mounts and ACLs.
 pub fn check_writable(dir: &Path) -> Result<(), LayoutError> {
-    match tempfile::Builder::new().prefix(".krill-write-probe").tempfile_in(dir) {
-        Ok(probe) => probe.close().map_err(|source| LayoutError::Io { path: dir.to_owned(), source }),
+    match tempfile::Builder::new()
+        .prefix(".krill-write-probe")
+        .tempfile_in(dir)
+    {
+        Ok(probe) => probe.close().map_err(|source| LayoutError::Io {
+            path: dir.to_owned(),
+            source,
+        }),
         Err(source) => Err(not_writable(dir, source)),
     }
 }
@@ -136,8 +181,14 @@ mod tests {
     fn volume() -> (tempfile::TempDir, Paths) {
         let root = tempfile::tempdir().expect("tempdir");
         let env: BTreeMap<String, String> = [
-            ("KRILL_DATA".to_owned(), root.path().join("data").display().to_string()),
-            ("KRILL_RUN_DIR".to_owned(), root.path().join("run").display().to_string()),
+            (
+                "KRILL_DATA".to_owned(),
+                root.path().join("data").display().to_string(),
+            ),
+            (
+                "KRILL_RUN_DIR".to_owned(),
+                root.path().join("run").display().to_string(),
+            ),
         ]
         .into();
         let paths = Paths::from_env(&env);
@@ -156,7 +207,10 @@ mod tests {
             assert_eq!(meta.uid(), me);
         }
         if !Uid::effective().is_root() {
-            let mode = fs::metadata(paths.state()).expect("state").permissions().mode();
+            let mode = fs::metadata(paths.state())
+                .expect("state")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o2070, 0o2070, "group-writable and setgid: {mode:o}");
         }
     }
@@ -171,9 +225,16 @@ mod tests {
         let expected = if Uid::effective().is_root() {
             (1000, 1000)
         } else {
-            (Uid::effective().as_raw(), fs::metadata(&paths.data).expect("data").gid())
+            (
+                Uid::effective().as_raw(),
+                fs::metadata(&paths.data).expect("data").gid(),
+            )
         };
-        for path in [paths.data.clone(), paths.workspace().join("memory/notes.md"), paths.run.clone()] {
+        for path in [
+            paths.data.clone(),
+            paths.workspace().join("memory/notes.md"),
+            paths.run.clone(),
+        ] {
             let meta = fs::metadata(&path).expect("exists");
             assert_eq!((meta.uid(), meta.gid()), expected, "{}", path.display());
         }

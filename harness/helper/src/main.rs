@@ -14,7 +14,11 @@ use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome};
 use krill_helper::{gateway, layout, restore, snapshot};
 
 #[derive(Parser)]
-#[command(name = "krill", version, about = "The krill in-pod helper: prepares a krill's volume and config, then runs the OpenClaw gateway")]
+#[command(
+    name = "krill",
+    version,
+    about = "The krill in-pod helper: prepares a krill's volume and config, then runs the OpenClaw gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +43,12 @@ enum Command {
     /// Write a .claw of the workspace and agent state while the gateway keeps running.
     Snapshot {
         /// Directory for the archive.
-        #[arg(long, visible_alias = "output-dir", env = "KRILL_SNAPSHOT_DIR", default_value = "/krill/snapshots")]
+        #[arg(
+            long,
+            visible_alias = "output-dir",
+            env = "KRILL_SNAPSHOT_DIR",
+            default_value = "/krill/snapshots"
+        )]
         out: PathBuf,
         /// Keep this many of this krill's snapshots, deleting the oldest.
         #[arg(long, env = "KRILL_SNAPSHOT_KEEP")]
@@ -92,7 +101,10 @@ fn describe(error: &anyhow::Error) -> String {
 fn execute(command: Command) -> Result<()> {
     let env = environment();
     match command {
-        Command::Run { dry_run, force_restore } => {
+        Command::Run {
+            dry_run,
+            force_restore,
+        } => {
             let plan = Plan::from_env(&env)?;
             if dry_run {
                 print!("{}", plan.describe());
@@ -104,19 +116,44 @@ fn execute(command: Command) -> Result<()> {
         Command::Prepare { force_restore } => {
             let plan = Plan::from_env(&env)?;
             drop(plan.prepare(force_restore)?);
-            eprintln!("krill: prepared {} for {}", plan.paths.data.display(), plan.name.as_str());
+            eprintln!(
+                "krill: prepared {} for {}",
+                plan.paths.data.display(),
+                plan.name.as_str()
+            );
             Ok(())
         }
         Command::Snapshot { out, keep, force } => {
             let name = KrillName::from_env(&env)?;
             let paths = Paths::from_env(&env);
-            let outcome = snapshot::snapshot(&paths, &name, &SnapshotOptions { out_dir: out, keep, force })?;
+            let outcome = snapshot::snapshot(
+                &paths,
+                &name,
+                &SnapshotOptions {
+                    out_dir: out,
+                    keep,
+                    force,
+                },
+            )?;
             match &outcome {
-                SnapshotOutcome::Written { path, bytes, files, removed, .. } => {
-                    eprintln!("krill: wrote {} ({files} files, {bytes} bytes), removed {} old", path.display(), removed.len());
+                SnapshotOutcome::Written {
+                    path,
+                    bytes,
+                    files,
+                    removed,
+                    ..
+                } => {
+                    eprintln!(
+                        "krill: wrote {} ({files} files, {bytes} bytes), removed {} old",
+                        path.display(),
+                        removed.len()
+                    );
                 }
                 SnapshotOutcome::Unchanged { last, .. } => {
-                    let last = last.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                    let last = last
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
                     eprintln!("krill: nothing changed since {last}; no snapshot written");
                 }
             }
@@ -127,14 +164,18 @@ fn execute(command: Command) -> Result<()> {
             let paths = Paths::from_env(&env);
             let settings = Settings::from_env(&env)?;
             let bookkeeping = paths.bookkeeping();
-            std::fs::create_dir_all(&bookkeeping).with_context(|| format!("creating {}", bookkeeping.display()))?;
+            std::fs::create_dir_all(&bookkeeping)
+                .with_context(|| format!("creating {}", bookkeeping.display()))?;
             // Holding the gateway lock for the whole restore also keeps a gateway from starting.
             let lock = gateway::GatewayLock::acquire(&paths)
                 .context("refusing to restore while the gateway runs: stop the pod, or restore from an init container")?;
             restore::recover(&paths)?;
             let summary = restore::restore(&paths, &archive)?;
             // A restored volume counts as set up: the next start must not import init.claw over it.
-            krill_helper::context::mark_initialized(&paths, &format!("restored from {}", archive.display()))?;
+            krill_helper::context::mark_initialized(
+                &paths,
+                &format!("restored from {}", archive.display()),
+            )?;
             drop(lock);
             layout::prepare(&paths, settings.uid, settings.gid)?;
             println!("{}", serde_json::to_string(&summary)?);

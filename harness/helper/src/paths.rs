@@ -10,12 +10,20 @@ pub const DEFAULT_GID: u32 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("KRILL_NAME is not set: the chart sets it from the pod's downward API (label krill.dev/name)")]
+    #[error(
+        "KRILL_NAME is not set: the chart sets it from the pod's downward API (label krill.dev/name)"
+    )]
     NameMissing,
-    #[error("KRILL_NAME={0:?} is not a valid krill name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit")]
+    #[error(
+        "KRILL_NAME={0:?} is not a valid krill name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+    )]
     BadName(String),
     #[error("{name}={value:?} is not a valid {what}")]
-    BadNumber { name: &'static str, value: String, what: &'static str },
+    BadNumber {
+        name: &'static str,
+        value: String,
+        what: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +42,13 @@ pub struct Paths {
 
 impl Paths {
     pub fn from_env(env: &BTreeMap<String, String>) -> Self {
-        let dir = |name: &str, default: &str| PathBuf::from(env.get(name).filter(|v| !v.is_empty()).map_or(default, |v| v));
+        let dir = |name: &str, default: &str| {
+            PathBuf::from(
+                env.get(name)
+                    .filter(|v| !v.is_empty())
+                    .map_or(default, |v| v),
+            )
+        };
         Paths {
             data: dir("KRILL_DATA", "/krill/data"),
             config: dir("KRILL_CONFIG_DIR", "/krill/config"),
@@ -60,7 +74,9 @@ impl Paths {
         self.config.join("openclaw.json5")
     }
     pub fn overrides(&self, name: &KrillName) -> PathBuf {
-        self.config.join("overrides").join(format!("{}.json", name.as_str()))
+        self.config
+            .join("overrides")
+            .join(format!("{}.json", name.as_str()))
     }
     pub fn init_claw(&self) -> PathBuf {
         self.context.join("init.claw")
@@ -85,12 +101,19 @@ pub struct KrillName(String);
 impl KrillName {
     pub fn parse(value: &str) -> Result<Self, SettingsError> {
         let bytes = value.as_bytes();
-        let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let edge_ok =
+            |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         let valid = (1..=63).contains(&bytes.len())
             && edge_ok(bytes.first())
             && edge_ok(bytes.last())
-            && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
-        if valid { Ok(KrillName(value.to_owned())) } else { Err(SettingsError::BadName(value.to_owned())) }
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        if valid {
+            Ok(KrillName(value.to_owned()))
+        } else {
+            Err(SettingsError::BadName(value.to_owned()))
+        }
     }
 
     pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
@@ -125,11 +148,19 @@ impl Settings {
         ) -> Result<T, SettingsError> {
             match env.get(name).filter(|v| !v.is_empty()) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| SettingsError::BadNumber { name, value: v.clone(), what }),
+                Some(v) => v.parse().map_err(|_| SettingsError::BadNumber {
+                    name,
+                    value: v.clone(),
+                    what,
+                }),
             }
         }
         Ok(Settings {
-            openclaw: PathBuf::from(env.get("KRILL_OPENCLAW").filter(|v| !v.is_empty()).map_or("openclaw", |v| v)),
+            openclaw: PathBuf::from(
+                env.get("KRILL_OPENCLAW")
+                    .filter(|v| !v.is_empty())
+                    .map_or("openclaw", |v| v),
+            ),
             port: number(env, "KRILL_GATEWAY_PORT", DEFAULT_PORT, "TCP port")?,
             uid: number(env, "KRILL_UID", DEFAULT_UID, "user id")?,
             gid: number(env, "KRILL_GID", DEFAULT_GID, "group id")?,
@@ -183,7 +214,8 @@ mod tests {
 
     #[test]
     fn bad_port_is_named() {
-        let env: BTreeMap<String, String> = [("KRILL_GATEWAY_PORT".to_owned(), "http".to_owned())].into();
+        let env: BTreeMap<String, String> =
+            [("KRILL_GATEWAY_PORT".to_owned(), "http".to_owned())].into();
         let error = Settings::from_env(&env).expect_err("invalid").to_string();
         assert_eq!(error, "KRILL_GATEWAY_PORT=\"http\" is not a valid TCP port");
     }

@@ -20,9 +20,15 @@ use crate::sqlite;
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
     #[error("{archive} cannot be restored: {source}")]
-    Archive { archive: PathBuf, source: krill_claw::ClawError },
+    Archive {
+        archive: PathBuf,
+        source: krill_claw::ClawError,
+    },
     #[error("{archive} cannot be restored: {source}")]
-    Database { archive: PathBuf, source: sqlite::SqliteError },
+    Database {
+        archive: PathBuf,
+        source: sqlite::SqliteError,
+    },
     #[error("{archive} cannot be restored: it has no context/ folder")]
     NoContext { archive: PathBuf },
     #[error("{path}: {source}")]
@@ -30,7 +36,10 @@ pub enum RestoreError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RestoreError + '_ {
-    move |source| RestoreError::Io { path: path.to_owned(), source }
+    move |source| RestoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,27 +77,44 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
         .tempdir_in(&bookkeeping)
         .map_err(io_err(&bookkeeping))?;
     let unpacked = staging.path().join("unpacked");
-    let options = krill_claw::ImportOptions { progress: false, ..Default::default() };
-    krill_claw::import(archive, &unpacked, &options)
-        .map_err(|source| RestoreError::Archive { archive: archive.to_owned(), source })?;
+    let options = krill_claw::ImportOptions {
+        progress: false,
+        ..Default::default()
+    };
+    krill_claw::import(archive, &unpacked, &options).map_err(|source| RestoreError::Archive {
+        archive: archive.to_owned(),
+        source,
+    })?;
 
     let context = unpacked.join("context");
     if !context.is_dir() {
-        return Err(RestoreError::NoContext { archive: archive.to_owned() });
+        return Err(RestoreError::NoContext {
+            archive: archive.to_owned(),
+        });
     }
-    let parts: Vec<(&str, PathBuf)> = if context.join("workspace").is_dir() || context.join("state").is_dir() {
-        ["workspace", "state"].into_iter().map(|p| (p, context.join(p))).filter(|(_, dir)| dir.is_dir()).collect()
-    } else {
-        vec![("workspace", context.clone())]
-    };
+    let parts: Vec<(&str, PathBuf)> =
+        if context.join("workspace").is_dir() || context.join("state").is_dir() {
+            ["workspace", "state"]
+                .into_iter()
+                .map(|p| (p, context.join(p)))
+                .filter(|(_, dir)| dir.is_dir())
+                .collect()
+        } else {
+            vec![("workspace", context.clone())]
+        };
 
     let mut databases_checked = 0;
     for (_, dir) in &parts {
         for entry in walkdir::WalkDir::new(dir).follow_links(false) {
-            let entry = entry.map_err(|e| RestoreError::Io { path: dir.clone(), source: e.into() })?;
+            let entry = entry.map_err(|e| RestoreError::Io {
+                path: dir.clone(),
+                source: e.into(),
+            })?;
             if entry.file_type().is_file() && sqlite::is_database(entry.path()) {
-                sqlite::integrity_check(entry.path())
-                    .map_err(|source| RestoreError::Database { archive: archive.to_owned(), source })?;
+                sqlite::integrity_check(entry.path()).map_err(|source| RestoreError::Database {
+                    archive: archive.to_owned(),
+                    source,
+                })?;
                 databases_checked += 1;
             }
         }
@@ -104,11 +130,19 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
             old: staging.join(format!("old-{part}")),
         })
         .collect();
-    let journal = Journal { staging: staging.clone(), swaps };
+    let journal = Journal {
+        staging: staging.clone(),
+        swaps,
+    };
     let journal_file = journal_path(paths);
-    let text = serde_json::to_vec(&journal).map_err(|e| RestoreError::Io { path: journal_file.clone(), source: e.into() })?;
-    crate::run::write_atomically(&journal_file, &text)
-        .map_err(|e| RestoreError::Io { path: journal_file.clone(), source: io::Error::other(format!("{e:#}")) })?;
+    let text = serde_json::to_vec(&journal).map_err(|e| RestoreError::Io {
+        path: journal_file.clone(),
+        source: e.into(),
+    })?;
+    crate::run::write_atomically(&journal_file, &text).map_err(|e| RestoreError::Io {
+        path: journal_file.clone(),
+        source: io::Error::other(format!("{e:#}")),
+    })?;
     finish(&journal, &journal_file)?;
     Ok(RestoreSummary {
         archive: archive.to_owned(),
@@ -125,8 +159,10 @@ pub fn recover(paths: &Paths) -> Result<bool, RestoreError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io_err(&journal_file)(e)),
     };
-    let journal: Journal = serde_json::from_slice(&text)
-        .map_err(|e| RestoreError::Io { path: journal_file.clone(), source: e.into() })?;
+    let journal: Journal = serde_json::from_slice(&text).map_err(|e| RestoreError::Io {
+        path: journal_file.clone(),
+        source: e.into(),
+    })?;
     finish(&journal, &journal_file)?;
     Ok(true)
 }
@@ -165,10 +201,15 @@ mod tests {
     #[test]
     fn recover_finishes_a_swap_cut_short() {
         let root = tempfile::tempdir().expect("tempdir");
-        let env: BTreeMap<String, String> = [("KRILL_DATA".to_owned(), root.path().display().to_string())].into();
+        let env: BTreeMap<String, String> =
+            [("KRILL_DATA".to_owned(), root.path().display().to_string())].into();
         let paths = Paths::from_env(&env);
         let staging = paths.bookkeeping().join("restore-crashed");
-        for dir in [staging.join("new-workspace"), staging.join("new-state"), paths.state()] {
+        for dir in [
+            staging.join("new-workspace"),
+            staging.join("new-state"),
+            paths.state(),
+        ] {
             fs::create_dir_all(&dir).expect("mkdir");
         }
         fs::write(staging.join("new-workspace/NOTES.md"), "restored").expect("write");
@@ -180,16 +221,37 @@ mod tests {
         let journal = Journal {
             staging: staging.clone(),
             swaps: vec![
-                Swap { staged: staging.join("new-workspace"), target: paths.workspace(), old: staging.join("old-workspace") },
-                Swap { staged: staging.join("new-state"), target: paths.state(), old: staging.join("old-state") },
+                Swap {
+                    staged: staging.join("new-workspace"),
+                    target: paths.workspace(),
+                    old: staging.join("old-workspace"),
+                },
+                Swap {
+                    staged: staging.join("new-state"),
+                    target: paths.state(),
+                    old: staging.join("old-state"),
+                },
             ],
         };
-        fs::write(journal_path(&paths), serde_json::to_vec(&journal).expect("json")).expect("journal");
+        fs::write(
+            journal_path(&paths),
+            serde_json::to_vec(&journal).expect("json"),
+        )
+        .expect("journal");
 
         assert!(recover(&paths).expect("recover"));
-        assert_eq!(fs::read_to_string(paths.workspace().join("NOTES.md")).expect("read"), "restored");
-        assert_eq!(fs::read_to_string(paths.state().join("db")).expect("read"), "restored state");
+        assert_eq!(
+            fs::read_to_string(paths.workspace().join("NOTES.md")).expect("read"),
+            "restored"
+        );
+        assert_eq!(
+            fs::read_to_string(paths.state().join("db")).expect("read"),
+            "restored state"
+        );
         assert!(!staging.exists() && !journal_path(&paths).exists());
-        assert!(!recover(&paths).expect("idempotent"), "nothing left to recover");
+        assert!(
+            !recover(&paths).expect("idempotent"),
+            "nothing left to recover"
+        );
     }
 }

@@ -30,14 +30,20 @@ impl Plan {
         let template_path = paths.template();
         let template = match fs::read_to_string(&template_path) {
             Ok(text) => Source::new(template_path.display().to_string(), text),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Source::new("built-in template", config::DEFAULT_TEMPLATE),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", template_path.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Source::new("built-in template", config::DEFAULT_TEMPLATE)
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", template_path.display()));
+            }
         };
         let overrides_path = paths.overrides(&name);
         let overrides = match fs::read_to_string(&overrides_path) {
             Ok(text) => Some(Source::new(overrides_path.display().to_string(), text)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", overrides_path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", overrides_path.display()));
+            }
         };
         let rendered = config::render(&RenderRequest {
             template,
@@ -47,7 +53,13 @@ impl Plan {
             port: settings.port,
         })?;
         let launch = Launch::new(&paths, &settings);
-        Ok(Plan { name, paths, settings, rendered, launch })
+        Ok(Plan {
+            name,
+            paths,
+            settings,
+            rendered,
+            launch,
+        })
     }
 
     /// What `--dry-run` prints: the config as it would be written, then the command.
@@ -69,7 +81,10 @@ impl Plan {
         if let Some(report) = context::restore_on_first_start(&self.paths, force_restore)? {
             eprintln!("krill: {report}");
         }
-        write_atomically(&self.paths.rendered_config(), self.rendered.to_json().as_bytes())?;
+        write_atomically(
+            &self.paths.rendered_config(),
+            self.rendered.to_json().as_bytes(),
+        )?;
         // As root (an init step), what the restore unpacked must end up owned by the gateway user.
         layout::prepare(&self.paths, self.settings.uid, self.settings.gid)?;
         Ok(lock)
@@ -83,8 +98,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".krill-tmp")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    file.as_file().sync_all().with_context(|| format!("syncing {}", path.display()))?;
-    file.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }

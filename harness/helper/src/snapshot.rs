@@ -53,7 +53,9 @@ pub const DENY_ANY_DEPTH: &[&str] = &[
 ];
 
 /// Never archived when directly under the state dir: scratch, caches, logs, locks, identity.
-pub const DENY_STATE_TOP: &[&str] = &["tmp", "cache", "logs", "media", "identity", "devices", "*.lock", "locks"];
+pub const DENY_STATE_TOP: &[&str] = &[
+    "tmp", "cache", "logs", "media", "identity", "devices", "*.lock", "locks",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -62,11 +64,17 @@ pub enum SnapshotError {
     #[error(transparent)]
     Database(#[from] sqlite::SqliteError),
     #[error("writing {path}: {source}")]
-    Export { path: PathBuf, source: krill_claw::ClawError },
+    Export {
+        path: PathBuf,
+        source: krill_claw::ClawError,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
-    move |source| SnapshotError::Io { path: path.to_owned(), source }
+    move |source| SnapshotError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -81,8 +89,18 @@ pub struct SnapshotOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SnapshotOutcome {
-    Written { path: PathBuf, bytes: u64, files: u64, digest: String, skipped: Vec<String>, removed: Vec<PathBuf> },
-    Unchanged { digest: String, last: Option<PathBuf> },
+    Written {
+        path: PathBuf,
+        bytes: u64,
+        files: u64,
+        digest: String,
+        skipped: Vec<String>,
+        removed: Vec<PathBuf>,
+    },
+    Unchanged {
+        digest: String,
+        last: Option<PathBuf>,
+    },
 }
 
 /// What `.krill/last-snapshot.json` remembers.
@@ -99,7 +117,8 @@ pub fn timestamp_now() -> (String, String) {
     let compact = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     (
         now.format(&compact).unwrap_or_default(),
-        now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        now.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
     )
 }
 
@@ -118,10 +137,16 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 /// Whether a path (relative to the workspace or state root) must stay out of snapshots.
 pub fn denied(relative: &Path, in_state: bool) -> bool {
     let components: Vec<&str> = relative.iter().filter_map(|c| c.to_str()).collect();
-    if in_state && components.first().is_some_and(|top| DENY_STATE_TOP.iter().any(|p| glob_match(p, top))) {
+    if in_state
+        && components
+            .first()
+            .is_some_and(|top| DENY_STATE_TOP.iter().any(|p| glob_match(p, top)))
+    {
         return true;
     }
-    components.iter().any(|c| DENY_ANY_DEPTH.iter().any(|p| glob_match(p, c)))
+    components
+        .iter()
+        .any(|c| DENY_ANY_DEPTH.iter().any(|p| glob_match(p, c)))
 }
 
 /// The staged tree for one snapshot, removed when dropped.
@@ -134,25 +159,51 @@ struct Staged {
 fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
     let bookkeeping = paths.bookkeeping();
     fs::create_dir_all(&bookkeeping).map_err(io_err(&bookkeeping))?;
-    let dir = tempfile::Builder::new().prefix("snapshot-").tempdir_in(&bookkeeping).map_err(io_err(&bookkeeping))?;
-    let mut staged = Staged { dir, files: 0, skipped: Vec::new() };
-    for (part, root, in_state) in [("workspace", paths.workspace(), false), ("state", paths.state(), true)] {
+    let dir = tempfile::Builder::new()
+        .prefix("snapshot-")
+        .tempdir_in(&bookkeeping)
+        .map_err(io_err(&bookkeeping))?;
+    let mut staged = Staged {
+        dir,
+        files: 0,
+        skipped: Vec::new(),
+    };
+    for (part, root, in_state) in [
+        ("workspace", paths.workspace(), false),
+        ("state", paths.state(), true),
+    ] {
         let target_root = staged.dir.path().join(part);
         fs::create_dir_all(&target_root).map_err(io_err(&target_root))?;
         if !root.is_dir() {
             continue;
         }
-        let mut walker = walkdir::WalkDir::new(&root).min_depth(1).follow_links(false).sort_by_file_name().into_iter();
+        let mut walker = walkdir::WalkDir::new(&root)
+            .min_depth(1)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter();
         while let Some(entry) = walker.next() {
             let entry = match entry {
                 Ok(entry) => entry,
                 // The gateway deletes temp files while we walk; a vanished entry is not an error.
-                Err(e) if e.io_error().is_some_and(|io| io.kind() == io::ErrorKind::NotFound) => continue,
-                Err(e) => return Err(SnapshotError::Io { path: root.clone(), source: e.into() }),
+                Err(e)
+                    if e.io_error()
+                        .is_some_and(|io| io.kind() == io::ErrorKind::NotFound) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    return Err(SnapshotError::Io {
+                        path: root.clone(),
+                        source: e.into(),
+                    });
+                }
             };
             let relative = entry.path().strip_prefix(&root).unwrap_or(entry.path());
             if denied(relative, in_state) {
-                staged.skipped.push(format!("{part}/{}", relative.display()));
+                staged
+                    .skipped
+                    .push(format!("{part}/{}", relative.display()));
                 if entry.file_type().is_dir() {
                     walker.skip_current_dir();
                 }
@@ -172,7 +223,10 @@ fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
                     if e.kind() == io::ErrorKind::NotFound {
                         continue;
                     }
-                    return Err(SnapshotError::Io { path: entry.path().to_owned(), source: e });
+                    return Err(SnapshotError::Io {
+                        path: entry.path().to_owned(),
+                        source: e,
+                    });
                 }
                 staged.files += 1;
             }
@@ -192,15 +246,27 @@ fn digest(root: &Path) -> Result<String, SnapshotError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     for entry in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
-        let entry = entry.map_err(|e| SnapshotError::Io { path: root.to_owned(), source: e.into() })?;
+        let entry = entry.map_err(|e| SnapshotError::Io {
+            path: root.to_owned(),
+            source: e.into(),
+        })?;
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let kind: &[u8] = if entry.file_type().is_dir() { b"d\0" } else { b"f\0" };
+        let kind: &[u8] = if entry.file_type().is_dir() {
+            b"d\0"
+        } else {
+            b"f\0"
+        };
         hasher.update(kind);
         hasher.update(relative.as_os_str().as_encoded_bytes());
         hasher.update(b"\0");
         if entry.file_type().is_file() {
             let mut file = fs::File::open(entry.path()).map_err(io_err(entry.path()))?;
-            hasher.update(file.metadata().map_err(io_err(entry.path()))?.len().to_le_bytes());
+            hasher.update(
+                file.metadata()
+                    .map_err(io_err(entry.path()))?
+                    .len()
+                    .to_le_bytes(),
+            );
             loop {
                 let n = file.read(&mut buffer).map_err(io_err(entry.path()))?;
                 if n == 0 {
@@ -210,7 +276,11 @@ fn digest(root: &Path) -> Result<String, SnapshotError> {
             }
         }
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn last_snapshot_path(paths: &Paths) -> PathBuf {
@@ -219,8 +289,15 @@ fn last_snapshot_path(paths: &Paths) -> PathBuf {
 
 /// Whether `file_name` is one of `name`'s snapshots: `<name>-YYYYMMDDTHHMMSSZ[-N].claw`.
 pub fn is_snapshot_of(name: &KrillName, file_name: &str) -> bool {
-    let Some(rest) = file_name.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix('-')) else { return false };
-    let Some(stamp) = rest.strip_suffix(".claw") else { return false };
+    let Some(rest) = file_name
+        .strip_prefix(name.as_str())
+        .and_then(|r| r.strip_prefix('-'))
+    else {
+        return false;
+    };
+    let Some(stamp) = rest.strip_suffix(".claw") else {
+        return false;
+    };
     let (stamp, counter) = stamp.split_once('-').unwrap_or((stamp, "0"));
     let b = stamp.as_bytes();
     b.len() == 16
@@ -236,7 +313,11 @@ pub fn list(dir: &Path, name: &KrillName) -> Result<Vec<PathBuf>, SnapshotError>
     let mut found: Vec<PathBuf> = match fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_str().is_some_and(|n| is_snapshot_of(name, n)))
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| is_snapshot_of(name, n))
+            })
             .map(|e| e.path())
             .collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
@@ -244,9 +325,15 @@ pub fn list(dir: &Path, name: &KrillName) -> Result<Vec<PathBuf>, SnapshotError>
     };
     // The timestamp sorts lexically; a same-second `-N` suffix sorts after its base name.
     found.sort_by_key(|p| {
-        let n = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let n = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let (base, counter) = match n.rsplit_once('-') {
-            Some((b, c)) if c.bytes().all(|x| x.is_ascii_digit()) && b.ends_with('Z') => (b.to_owned(), c.parse::<u64>().unwrap_or(0) + 1),
+            Some((b, c)) if c.bytes().all(|x| x.is_ascii_digit()) && b.ends_with('Z') => {
+                (b.to_owned(), c.parse::<u64>().unwrap_or(0) + 1)
+            }
             _ => (n, 0),
         };
         (base, counter)
@@ -254,7 +341,11 @@ pub fn list(dir: &Path, name: &KrillName) -> Result<Vec<PathBuf>, SnapshotError>
     Ok(found)
 }
 
-pub fn snapshot(paths: &Paths, name: &KrillName, options: &SnapshotOptions) -> Result<SnapshotOutcome, SnapshotError> {
+pub fn snapshot(
+    paths: &Paths,
+    name: &KrillName,
+    options: &SnapshotOptions,
+) -> Result<SnapshotOutcome, SnapshotError> {
     // One snapshot at a time per volume (the chart's sidecar and a manual run may overlap): the
     // digest record and the retention pass assume nobody else is writing.
     let bookkeeping = paths.bookkeeping();
@@ -267,15 +358,24 @@ pub fn snapshot(paths: &Paths, name: &KrillName, options: &SnapshotOptions) -> R
         .open(&lock_path)
         .map_err(io_err(&lock_path))?;
     let _serialised = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, errno)| SnapshotError::Io { path: lock_path.clone(), source: errno.into() })?;
+        .map_err(|(_, errno)| SnapshotError::Io {
+            path: lock_path.clone(),
+            source: errno.into(),
+        })?;
     let staged = stage(paths)?;
     let digest = digest(staged.dir.path())?;
-    let last: Option<LastSnapshot> =
-        fs::read(last_snapshot_path(paths)).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(last) = &last {
-        if last.digest == digest && !options.force && last.path.exists() {
-            return Ok(SnapshotOutcome::Unchanged { digest, last: Some(last.path.clone()) });
-        }
+    let last: Option<LastSnapshot> = fs::read(last_snapshot_path(paths))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if let Some(last) = &last
+        && last.digest == digest
+        && !options.force
+        && last.path.exists()
+    {
+        return Ok(SnapshotOutcome::Unchanged {
+            digest,
+            last: Some(last.path.clone()),
+        });
     }
 
     fs::create_dir_all(&options.out_dir).map_err(io_err(&options.out_dir))?;
@@ -297,19 +397,37 @@ pub fn snapshot(paths: &Paths, name: &KrillName, options: &SnapshotOptions) -> R
         Some(highest) => options.out_dir.join(format!("{base}-{}.claw", highest + 1)),
     };
     let export_options = krill_claw::ExportOptions {
-        generated_by: format!("krill {} snapshot of {}", env!("CARGO_PKG_VERSION"), name.as_str()),
+        generated_by: format!(
+            "krill {} snapshot of {}",
+            env!("CARGO_PKG_VERSION"),
+            name.as_str()
+        ),
         progress: false,
         ..Default::default()
     };
     // export() writes to a temporary name and renames when complete and synced: atomic.
-    let summary = krill_claw::export(staged.dir.path(), &path, &export_options)
-        .map_err(|source| SnapshotError::Export { path: path.clone(), source })?;
+    let summary =
+        krill_claw::export(staged.dir.path(), &path, &export_options).map_err(|source| {
+            SnapshotError::Export {
+                path: path.clone(),
+                source,
+            }
+        })?;
 
-    let record = LastSnapshot { digest: digest.clone(), path: path.clone(), at };
+    let record = LastSnapshot {
+        digest: digest.clone(),
+        path: path.clone(),
+        at,
+    };
     let record_path = last_snapshot_path(paths);
-    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| SnapshotError::Io { path: record_path.clone(), source: e.into() })?;
-    crate::run::write_atomically(&record_path, &bytes)
-        .map_err(|e| SnapshotError::Io { path: record_path.clone(), source: io::Error::other(format!("{e:#}")) })?;
+    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| SnapshotError::Io {
+        path: record_path.clone(),
+        source: e.into(),
+    })?;
+    crate::run::write_atomically(&record_path, &bytes).map_err(|e| SnapshotError::Io {
+        path: record_path.clone(),
+        source: io::Error::other(format!("{e:#}")),
+    })?;
 
     let mut removed = Vec::new();
     if let Some(keep) = options.keep {
@@ -351,7 +469,11 @@ mod tests {
     #[case("memory/2026-11-24.md", false, false)]
     #[case("agents/main/agent/openclaw-agent.sqlite", true, false)]
     #[case("environment.md", false, false)]
-    #[case("agents/main/agent/openclaw-agent.sqlite.reindex-lock.sqlite", true, true)]
+    #[case(
+        "agents/main/agent/openclaw-agent.sqlite.reindex-lock.sqlite",
+        true,
+        true
+    )]
     #[case("config-journal-fingerprint.key", true, true)]
     fn deny_list(#[case] path: &str, #[case] in_state: bool, #[case] expected: bool) {
         assert_eq!(denied(Path::new(path), in_state), expected, "{path}");
@@ -364,7 +486,10 @@ mod tests {
     #[case("alice-20261124T1015Z.claw", false)]
     #[case("alice-20261124T101500Z.claw.tmp", false)]
     fn snapshot_names(#[case] file: &str, #[case] expected: bool) {
-        assert_eq!(is_snapshot_of(&KrillName::parse("alice").expect("name"), file), expected);
+        assert_eq!(
+            is_snapshot_of(&KrillName::parse("alice").expect("name"), file),
+            expected
+        );
     }
 
     #[test]

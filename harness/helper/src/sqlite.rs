@@ -16,21 +16,32 @@ pub const SIDE_FILE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
 #[derive(Debug, thiserror::Error)]
 pub enum SqliteError {
     #[error("copying SQLite database {path}: {source}")]
-    Backup { path: PathBuf, source: rusqlite::Error },
+    Backup {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("SQLite database {path} is corrupt: {details}")]
     Corrupt { path: PathBuf, details: String },
     #[error("checking SQLite database {path}: {source}")]
-    Check { path: PathBuf, source: rusqlite::Error },
+    Check {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
 }
 
 pub fn is_database(path: &Path) -> bool {
     let mut header = [0u8; 16];
-    File::open(path).and_then(|mut f| f.read_exact(&mut header)).is_ok() && &header == HEADER
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && &header == HEADER
 }
 
 /// Whether `path` is a `-wal`/`-shm`/`-journal` file of a database next to it.
 pub fn is_side_file(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
     SIDE_FILE_SUFFIXES
         .iter()
         .filter_map(|suffix| name.strip_suffix(suffix))
@@ -39,12 +50,19 @@ pub fn is_side_file(path: &Path) -> bool {
 
 /// Copies a live database into `dest` (which must not exist) in one read transaction.
 pub fn backup(source: &Path, dest: &Path) -> Result<(), SqliteError> {
-    let err = |source_err| SqliteError::Backup { path: source.to_owned(), source: source_err };
+    let err = |source_err| SqliteError::Backup {
+        path: source.to_owned(),
+        source: source_err,
+    };
     // Read-write open (no writes happen): a read-only connection cannot recover a WAL whose -shm
     // is missing, which is what a database looks like right after the gateway stopped.
-    let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    let src = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    src.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(err)?;
-    src.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
     let mut dst = Connection::open(dest).map_err(err)?;
     {
         let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(err)?;
@@ -57,20 +75,32 @@ pub fn backup(source: &Path, dest: &Path) -> Result<(), SqliteError> {
         }
     }
     // One file, no -wal beside it: the archive must hold the whole database.
-    dst.pragma_update(None, "journal_mode", "DELETE").map_err(err)?;
+    dst.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(err)?;
     Ok(())
 }
 
 /// `PRAGMA integrity_check`, which must answer exactly `ok`.
 pub fn integrity_check(path: &Path) -> Result<(), SqliteError> {
-    let check = |source| SqliteError::Check { path: path.to_owned(), source };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(check)?;
+    let check = |source| SqliteError::Check {
+        path: path.to_owned(),
+        source,
+    };
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(check)?;
     let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(check)?;
-    let rows: Vec<String> = stmt.query_map([], |row| row.get(0)).map_err(check)?.collect::<Result<_, _>>().map_err(check)?;
+    let rows: Vec<String> = stmt
+        .query_map([], |row| row.get(0))
+        .map_err(check)?
+        .collect::<Result<_, _>>()
+        .map_err(check)?;
     if rows == ["ok"] {
         Ok(())
     } else {
-        Err(SqliteError::Corrupt { path: path.to_owned(), details: rows.join("; ") })
+        Err(SqliteError::Corrupt {
+            path: path.to_owned(),
+            details: rows.join("; "),
+        })
     }
 }
 
@@ -83,15 +113,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let live = dir.path().join("live.sqlite");
         let conn = Connection::open(&live).expect("open");
-        conn.pragma_update(None, "journal_mode", "WAL").expect("wal");
-        conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);").expect("write");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("wal");
+        conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);")
+            .expect("write");
         // The rows sit in the -wal file while `conn` stays open: a file copy would miss them.
         assert!(dir.path().join("live.sqlite-wal").exists());
         assert!(is_side_file(&dir.path().join("live.sqlite-wal")));
         let copy = dir.path().join("copy.sqlite");
         backup(&live, &copy).expect("backup");
         integrity_check(&copy).expect("intact");
-        let rows: i64 = Connection::open(&copy).expect("open").query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("count");
+        let rows: i64 = Connection::open(&copy)
+            .expect("open")
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
         assert_eq!(rows, 3);
         assert!(!dir.path().join("copy.sqlite-wal").exists());
         assert!(is_database(&copy));
@@ -102,7 +137,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("db.sqlite");
         let conn = Connection::open(&db).expect("open");
-        conn.execute_batch("CREATE TABLE t(x TEXT); CREATE INDEX i ON t(x);").expect("schema");
+        conn.execute_batch("CREATE TABLE t(x TEXT); CREATE INDEX i ON t(x);")
+            .expect("schema");
         conn.execute_batch(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
              INSERT INTO t SELECT 'row ' || i || ' with some padding text' FROM n;",

@@ -10,11 +10,19 @@ use std::os::unix::process::CommandExt;
 use common::{Volume, tree};
 
 fn prepare(volume: &Volume, extra: &[(&str, &str)]) -> std::process::Output {
-    volume.krill(&["prepare"]).envs(extra.iter().copied()).output().expect("run krill prepare")
+    volume
+        .krill(&["prepare"])
+        .envs(extra.iter().copied())
+        .output()
+        .expect("run krill prepare")
 }
 
 fn assert_ok(output: &std::process::Output) {
-    assert!(output.status.success(), "krill failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "krill failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// An init.claw as a fleet operator would make it with claw.py: a bare workspace folder.
@@ -22,7 +30,11 @@ fn init_claw(volume: &Volume) {
     let source = tempfile::tempdir().expect("tempdir");
     fs::write(source.path().join("NOTES.md"), "seeded context\n").expect("write");
     fs::write(source.path().join("AGENTS.md"), "archive's own rules\n").expect("write");
-    let options = krill_claw::ExportOptions { progress: false, claw_py: None, ..Default::default() };
+    let options = krill_claw::ExportOptions {
+        progress: false,
+        claw_py: None,
+        ..Default::default()
+    };
     krill_claw::export(source.path(), &volume.path("context/init.claw"), &options).expect("export");
 }
 
@@ -33,20 +45,36 @@ fn first_start_imports_context_and_later_starts_leave_the_workspace_alone() {
     fs::write(volume.path("context/AGENTS.md"), "chart's project rules\n").expect("write");
     assert_ok(&prepare(&volume, &[]));
     let ws = volume.paths().workspace();
-    assert_eq!(fs::read_to_string(ws.join("NOTES.md")).expect("restored"), "seeded context\n");
-    assert_eq!(fs::read_to_string(ws.join("AGENTS.md")).expect("injected"), "chart's project rules\n");
+    assert_eq!(
+        fs::read_to_string(ws.join("NOTES.md")).expect("restored"),
+        "seeded context\n"
+    );
+    assert_eq!(
+        fs::read_to_string(ws.join("AGENTS.md")).expect("injected"),
+        "chart's project rules\n"
+    );
     let config: serde_json::Value =
-        serde_json::from_slice(&fs::read(volume.path("run/openclaw.json")).expect("rendered")).expect("json");
-    assert_eq!(config["agents"]["defaults"]["workspace"], ws.display().to_string());
+        serde_json::from_slice(&fs::read(volume.path("run/openclaw.json")).expect("rendered"))
+            .expect("json");
+    assert_eq!(
+        config["agents"]["defaults"]["workspace"],
+        ws.display().to_string()
+    );
 
     // The agent works; the pod restarts: its work stays.
     fs::write(ws.join("NOTES.md"), "the agent's own notes\n").expect("write");
     assert_ok(&prepare(&volume, &[]));
-    assert_eq!(fs::read_to_string(ws.join("NOTES.md")).expect("kept"), "the agent's own notes\n");
+    assert_eq!(
+        fs::read_to_string(ws.join("NOTES.md")).expect("kept"),
+        "the agent's own notes\n"
+    );
 
     // Forced: the context comes back.
     assert_ok(&prepare(&volume, &[("KRILL_FORCE_RESTORE", "true")]));
-    assert_eq!(fs::read_to_string(ws.join("NOTES.md")).expect("re-seeded"), "seeded context\n");
+    assert_eq!(
+        fs::read_to_string(ws.join("NOTES.md")).expect("re-seeded"),
+        "seeded context\n"
+    );
 }
 
 #[test]
@@ -68,21 +96,40 @@ fn a_bad_init_claw_fails_the_start_and_changes_nothing() {
     let output = prepare(&volume, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains(&volume.path("context/init.claw").display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&volume.path("context/init.claw").display().to_string()),
+        "{stderr}"
+    );
     // prepare created the empty layout before the import; nothing beyond it exists.
     let after = tree(&volume.data());
-    assert!(after.keys().all(|p| data_before.contains_key(p) || after[p] == b"<dir>" || p.ends_with("gateway.lock")), "{after:?}");
-    assert!(!volume.paths().bookkeeping().join("initialized").exists(), "a failed start must retry the import");
+    assert!(
+        after.keys().all(|p| data_before.contains_key(p)
+            || after[p] == b"<dir>"
+            || p.ends_with("gateway.lock")),
+        "{after:?}"
+    );
+    assert!(
+        !volume.paths().bookkeeping().join("initialized").exists(),
+        "a failed start must retry the import"
+    );
 }
 
 #[test]
 fn missing_variables_fail_naming_each_one() {
     let volume = Volume::new();
-    let output = volume.krill(&["run", "--dry-run"]).env_remove("OPENCLAW_MODEL").env_remove("OPENCLAW_API_KEY").output().expect("run");
+    let output = volume
+        .krill(&["run", "--dry-run"])
+        .env_remove("OPENCLAW_MODEL")
+        .env_remove("OPENCLAW_API_KEY")
+        .output()
+        .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("OPENCLAW_MODEL (used at"), "{stderr}");
-    assert!(stderr.contains("OPENCLAW_API_KEY (used at models.providers.proxy.apiKey)"), "{stderr}");
+    assert!(
+        stderr.contains("OPENCLAW_API_KEY (used at models.providers.proxy.apiKey)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -91,10 +138,22 @@ fn dry_run_prints_config_and_command_without_secrets_or_side_effects() {
     let output = volume.krill(&["run", "--dry-run"]).output().expect("run");
     assert_ok(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("\"apiKey\": \"${OPENCLAW_API_KEY}\""), "{stdout}");
-    assert!(!stdout.contains("sk-krill-test-key") && !stdout.contains("gateway-test-token"), "{stdout}");
-    assert!(stdout.contains("exec openclaw gateway run --port 18789 --bind lan"), "{stdout}");
-    assert!(!volume.data().exists(), "--dry-run must not touch the volume");
+    assert!(
+        stdout.contains("\"apiKey\": \"${OPENCLAW_API_KEY}\""),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("sk-krill-test-key") && !stdout.contains("gateway-test-token"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exec openclaw gateway run --port 18789 --bind lan"),
+        "{stdout}"
+    );
+    assert!(
+        !volume.data().exists(),
+        "--dry-run must not touch the volume"
+    );
 }
 
 #[test]
@@ -108,7 +167,11 @@ fn an_unwritable_volume_is_refused_naming_path_and_uid() {
         for dir in [volume.root.path(), data.as_path()] {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
         }
-        command.uid(65534).gid(65534).env("KRILL_UID", "65534").env("KRILL_GID", "65534");
+        command
+            .uid(65534)
+            .gid(65534)
+            .env("KRILL_UID", "65534")
+            .env("KRILL_GID", "65534");
         65534
     } else {
         fs::set_permissions(&data, fs::Permissions::from_mode(0o555)).expect("chmod");
@@ -117,7 +180,10 @@ fn an_unwritable_volume_is_refused_naming_path_and_uid() {
     let output = command.output().expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains(&format!("{} is not writable by uid {uid}", data.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is not writable by uid {uid}", data.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("fsGroup"), "{stderr}");
 }
 
@@ -151,10 +217,28 @@ fn run_execs_the_gateway_in_place_holding_the_lock() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     // Same pid: `exec`, not a child process, so the kubelet's SIGTERM reaches the gateway.
     assert!(stdout.contains(&format!("pid={pid}\n")), "{stdout}");
-    assert!(stdout.contains("args=gateway run --port 18999 --bind lan\n"), "{stdout}");
-    assert!(stdout.contains(&format!("config={}\n", volume.path("run/openclaw.json").display())), "{stdout}");
-    assert!(stdout.contains(&format!("state={}\n", volume.paths().state().display())), "{stdout}");
+    assert!(
+        stdout.contains("args=gateway run --port 18999 --bind lan\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "config={}\n",
+            volume.path("run/openclaw.json").display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("state={}\n", volume.paths().state().display())),
+        "{stdout}"
+    );
     assert!(stdout.contains("supervisor=external\n"), "{stdout}");
-    assert!(stdout.contains("lock=held\n"), "the gateway must inherit the volume lock: {stdout}");
-    assert!(!krill_helper::gateway::is_held(&volume.paths().gateway_lock()), "released when the gateway exits");
+    assert!(
+        stdout.contains("lock=held\n"),
+        "the gateway must inherit the volume lock: {stdout}"
+    );
+    assert!(
+        !krill_helper::gateway::is_held(&volume.paths().gateway_lock()),
+        "released when the gateway exits"
+    );
 }

@@ -29,17 +29,27 @@ struct World {
 
 impl World {
     fn env(&self) -> Vec<(String, String)> {
-        let path = format!("{}:{}", self.openclaw_bin.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            self.openclaw_bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut env = self.volume.env();
         env.retain(|(k, _)| !k.starts_with("OPENCLAW_"));
         env.extend(
             [
-                ("OPENCLAW_API_BASE", format!("http://127.0.0.1:{}/v1", self.litellm_port)),
+                (
+                    "OPENCLAW_API_BASE",
+                    format!("http://127.0.0.1:{}/v1", self.litellm_port),
+                ),
                 ("OPENCLAW_MODEL", MODEL.to_owned()),
                 ("OPENCLAW_API_KEY", KRILL_KEY.to_owned()),
                 ("OPENCLAW_GATEWAY_TOKEN", GATEWAY_TOKEN.to_owned()),
                 ("KRILL_GATEWAY_PORT", self.gateway_port.to_string()),
-                ("KRILL_OPENCLAW", self.openclaw_bin.join("openclaw").display().to_string()),
+                (
+                    "KRILL_OPENCLAW",
+                    self.openclaw_bin.join("openclaw").display().to_string(),
+                ),
                 ("PATH", path),
             ]
             .map(|(k, v)| (k.to_owned(), v)),
@@ -61,7 +71,10 @@ impl World {
             .stderr(log)
             .spawn()
             .expect("start krill run");
-        Running { name: "gateway", child }
+        Running {
+            name: "gateway",
+            child,
+        }
     }
 
     fn openclaw(&self, args: &[&str]) -> Value {
@@ -69,13 +82,21 @@ impl World {
             .args(args)
             .env_clear()
             .envs(self.env())
-            .env("OPENCLAW_CONFIG_PATH", self.volume.path("run/openclaw.json"))
+            .env(
+                "OPENCLAW_CONFIG_PATH",
+                self.volume.path("run/openclaw.json"),
+            )
             .env("OPENCLAW_STATE_DIR", self.volume.paths().state())
             .output()
             .expect("run openclaw");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "openclaw {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("openclaw {args:?} printed no JSON ({e}):\n{stdout}"))
+        assert!(
+            output.status.success(),
+            "openclaw {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("openclaw {args:?} printed no JSON ({e}):\n{stdout}"))
     }
 
     fn session_keys(&self) -> Vec<String> {
@@ -101,12 +122,22 @@ async fn wait_for(what: &str, log: &Path, timeout: Duration, mut ready: impl Asy
     }
     let tail = fs::read_to_string(log).unwrap_or_default();
     let tail: Vec<&str> = tail.lines().rev().take(40).collect();
-    panic!("{what} not ready after {timeout:?}; last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    panic!(
+        "{what} not ready after {timeout:?}; last log lines:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
 }
 
 async fn gateway_ready(client: &reqwest::Client, port: u16) -> bool {
-    match client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
-        Ok(response) => response.text().await.is_ok_and(|body| body.contains("\"ready\":true")),
+    match client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+    {
+        Ok(response) => response
+            .text()
+            .await
+            .is_ok_and(|body| body.contains("\"ready\":true")),
         Err(_) => false,
     }
 }
@@ -123,7 +154,14 @@ fn start_litellm(dir: &Path, port: u16, upstream: &str) -> Running {
     .expect("litellm config");
     let log = fs::File::create(dir.join("litellm.log")).expect("log");
     let child = Command::new(litellm_bin().join("litellm"))
-        .args(["--config", config.to_str().expect("utf-8"), "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
         .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         .env("NO_DOCS", "True")
         .stdin(Stdio::null())
@@ -131,7 +169,10 @@ fn start_litellm(dir: &Path, port: u16, upstream: &str) -> Running {
         .stderr(log)
         .spawn()
         .expect("start litellm");
-    Running { name: "litellm", child }
+    Running {
+        name: "litellm",
+        child,
+    }
 }
 
 fn sqlite_files(root: &Path) -> Vec<PathBuf> {
@@ -155,22 +196,51 @@ async fn a_turn_survives_snapshot_wipe_and_restore() {
         file_content: "written by a krill through LiteLLM\n".to_owned(),
         final_text: "Done: the proof file is written.".to_owned(),
     };
-    let stand_in = StandIn::start("127.0.0.1:0".parse().expect("addr"), script.clone()).await.expect("stand-in");
-    let world = World { volume: Volume::new(), gateway_port: free_port(), litellm_port: free_port(), openclaw_bin };
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(180)).build().expect("client");
+    let stand_in = StandIn::start("127.0.0.1:0".parse().expect("addr"), script.clone())
+        .await
+        .expect("stand-in");
+    let world = World {
+        volume: Volume::new(),
+        gateway_port: free_port(),
+        litellm_port: free_port(),
+        openclaw_bin,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(180))
+        .build()
+        .expect("client");
 
     let litellm_log = world.volume.path("litellm.log");
-    let _litellm = start_litellm(world.volume.root.path(), world.litellm_port, &stand_in.base_url());
+    let _litellm = start_litellm(
+        world.volume.root.path(),
+        world.litellm_port,
+        &stand_in.base_url(),
+    );
     let litellm_port = world.litellm_port;
-    wait_for("LiteLLM", &litellm_log, Duration::from_secs(120), async || {
-        client.get(format!("http://127.0.0.1:{litellm_port}/health/liveliness")).send().await.is_ok_and(|r| r.status().is_success())
-    })
+    wait_for(
+        "LiteLLM",
+        &litellm_log,
+        Duration::from_secs(120),
+        async || {
+            client
+                .get(format!("http://127.0.0.1:{litellm_port}/health/liveliness"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        },
+    )
     .await;
 
     // First life: one agent turn.
     let mut gateway = world.start_gateway("gateway-1.log");
     let port = world.gateway_port;
-    wait_for("gateway", &world.volume.path("gateway-1.log"), Duration::from_secs(180), async || gateway_ready(&client, port).await).await;
+    wait_for(
+        "gateway",
+        &world.volume.path("gateway-1.log"),
+        Duration::from_secs(180),
+        async || gateway_ready(&client, port).await,
+    )
+    .await;
     let reply: Value = client
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(GATEWAY_TOKEN)
@@ -181,53 +251,123 @@ async fn a_turn_survives_snapshot_wipe_and_restore() {
         .json()
         .await
         .expect("chat JSON");
-    assert_eq!(reply["choices"][0]["message"]["content"], script.final_text, "{reply}");
+    assert_eq!(
+        reply["choices"][0]["message"]["content"], script.final_text,
+        "{reply}"
+    );
 
     let requests = stand_in.requests();
     let chats: Vec<_> = requests.iter().filter(|r| r.is_chat()).collect();
-    let tool_call = chats.iter().position(|r| r.reply == "tool_call").expect("the stand-in was asked and answered with a tool call");
-    assert!(chats[tool_call..].iter().any(|r| r.reply == "text"), "no final text after the tool call");
+    let tool_call = chats
+        .iter()
+        .position(|r| r.reply == "tool_call")
+        .expect("the stand-in was asked and answered with a tool call");
+    assert!(
+        chats[tool_call..].iter().any(|r| r.reply == "text"),
+        "no final text after the tool call"
+    );
     for request in &chats {
         // LiteLLM, not the krill, talked to the provider: its upstream key, never the krill's.
-        assert_eq!(request.authorization.as_deref(), Some(format!("Bearer {UPSTREAM_KEY}").as_str()));
-        assert_eq!(request.body["model"], "stand-in", "LiteLLM maps {MODEL} to the upstream model");
+        assert_eq!(
+            request.authorization.as_deref(),
+            Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+        );
+        assert_eq!(
+            request.body["model"], "stand-in",
+            "LiteLLM maps {MODEL} to the upstream model"
+        );
     }
     let litellm_said = fs::read_to_string(&litellm_log).expect("litellm log");
-    assert!(litellm_said.contains("POST /v1/chat/completions"), "LiteLLM logged no completion:\n{litellm_said}");
+    assert!(
+        litellm_said.contains("POST /v1/chat/completions"),
+        "LiteLLM logged no completion:\n{litellm_said}"
+    );
     let proof = world.volume.paths().workspace().join(&script.file_path);
-    assert_eq!(fs::read_to_string(&proof).expect("the write tool created the file"), script.file_content);
+    assert_eq!(
+        fs::read_to_string(&proof).expect("the write tool created the file"),
+        script.file_content
+    );
     let sessions = world.session_keys();
-    assert!(!sessions.is_empty(), "OpenClaw lists no session after a turn");
+    assert!(
+        !sessions.is_empty(),
+        "OpenClaw lists no session after a turn"
+    );
 
     // Snapshot while the gateway runs.
     let snapshots = world.volume.path("snapshots");
-    let output = world.krill(&["snapshot", "--out", snapshots.to_str().expect("utf-8"), "--keep", "3"]).output().expect("snapshot");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = world
+        .krill(&[
+            "snapshot",
+            "--out",
+            snapshots.to_str().expect("utf-8"),
+            "--keep",
+            "3",
+        ])
+        .output()
+        .expect("snapshot");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let outcome: Value = serde_json::from_slice(&output.stdout).expect("snapshot JSON");
     assert_eq!(outcome["outcome"], "written", "{outcome}");
     let archive = PathBuf::from(outcome["path"].as_str().expect("path"));
 
     // Restore refuses while the gateway holds the volume.
-    let refused = world.krill(&["restore", archive.to_str().expect("utf-8")]).output().expect("restore");
-    assert!(!refused.status.success(), "restore under a running gateway must be refused");
+    let refused = world
+        .krill(&["restore", archive.to_str().expect("utf-8")])
+        .output()
+        .expect("restore");
+    assert!(
+        !refused.status.success(),
+        "restore under a running gateway must be refused"
+    );
 
     // Stop, lose the volume, restore, start again.
-    let status = gateway.terminate(Duration::from_secs(60)).expect("the gateway stops on SIGTERM");
-    assert!(status.success() || status.code().is_some(), "gateway exit: {status:?}");
+    let status = gateway
+        .terminate(Duration::from_secs(60))
+        .expect("the gateway stops on SIGTERM");
+    assert!(
+        status.success() || status.code().is_some(),
+        "gateway exit: {status:?}"
+    );
     fs::remove_dir_all(world.volume.data()).expect("wipe the volume");
-    let output = world.krill(&["restore", archive.to_str().expect("utf-8")]).output().expect("restore");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = world
+        .krill(&["restore", archive.to_str().expect("utf-8")])
+        .output()
+        .expect("restore");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let databases = sqlite_files(&world.volume.paths().state());
-    assert!(databases.iter().any(|p| p.ends_with("openclaw-agent.sqlite")), "{databases:?}");
+    assert!(
+        databases
+            .iter()
+            .any(|p| p.ends_with("openclaw-agent.sqlite")),
+        "{databases:?}"
+    );
     for db in &databases {
         krill_helper::sqlite::integrity_check(db).unwrap_or_else(|e| panic!("{e}"));
     }
-    assert_eq!(fs::read_to_string(&proof).expect("the file came back"), script.file_content);
+    assert_eq!(
+        fs::read_to_string(&proof).expect("the file came back"),
+        script.file_content
+    );
 
     let _second = world.start_gateway("gateway-2.log");
-    wait_for("restored gateway", &world.volume.path("gateway-2.log"), Duration::from_secs(180), async || {
-        gateway_ready(&client, port).await
-    })
+    wait_for(
+        "restored gateway",
+        &world.volume.path("gateway-2.log"),
+        Duration::from_secs(180),
+        async || gateway_ready(&client, port).await,
+    )
     .await;
-    assert_eq!(world.session_keys(), sessions, "OpenClaw lists different sessions after the restore");
+    assert_eq!(
+        world.session_keys(),
+        sessions,
+        "OpenClaw lists different sessions after the restore"
+    );
 }

@@ -12,7 +12,11 @@ const SECRET: &str = "sk-krill-test-key";
 
 fn openclaw(volume: &Volume, config: &std::path::Path, args: &[&str]) -> std::process::Output {
     let bin = openclaw_bin();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     Command::new(bin.join("openclaw"))
         .args(args)
         .env_clear()
@@ -25,8 +29,16 @@ fn openclaw(volume: &Volume, config: &std::path::Path, args: &[&str]) -> std::pr
 }
 
 fn render(volume: &Volume, model: &str) -> std::path::PathBuf {
-    let output = volume.krill(&["prepare"]).env("OPENCLAW_MODEL", model).output().expect("run krill");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = volume
+        .krill(&["prepare"])
+        .env("OPENCLAW_MODEL", model)
+        .output()
+        .expect("run krill");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     volume.path("run/openclaw.json")
 }
 
@@ -46,7 +58,11 @@ fn the_built_in_template_with_overrides_passes_openclaw_config_validate() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let heartbeat = openclaw(&volume, &config, &["config", "get", "agents.defaults.heartbeat.every"]);
+    let heartbeat = openclaw(
+        &volume,
+        &config,
+        &["config", "get", "agents.defaults.heartbeat.every"],
+    );
     assert_eq!(String::from_utf8_lossy(&heartbeat.stdout).trim(), "30m");
 }
 
@@ -57,10 +73,25 @@ fn a_value_that_looks_like_a_reference_stays_literal_in_openclaw() {
     let config = render(&volume, hostile);
     let text = fs::read_to_string(&config).expect("rendered");
     assert!(!text.contains(SECRET));
-    let output = openclaw(&volume, &config, &["config", "get", "models.providers.proxy.models", "--json"]);
+    let output = openclaw(
+        &volume,
+        &config,
+        &["config", "get", "models.providers.proxy.models", "--json"],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    let models: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(models[0]["id"], hostile, "OpenClaw resolved the model id to something else");
-    assert!(!stdout.contains(SECRET), "a secret leaked through a filled-in value: {stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let models: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        models[0]["id"], hostile,
+        "OpenClaw resolved the model id to something else"
+    );
+    assert!(
+        !stdout.contains(SECRET),
+        "a secret leaked through a filled-in value: {stdout}"
+    );
 }

@@ -38,7 +38,11 @@ fn live() -> Live {
     fs::create_dir_all(state.join("agents/main/agent")).expect("mkdir");
     fs::create_dir_all(state.join("logs")).expect("mkdir");
     fs::write(state.join("logs/gateway.log"), format!("token={SECRET}\n")).expect("write");
-    fs::write(state.join("openclaw.json"), format!("{{\"apiKey\":\"{SECRET}\"}}")).expect("write");
+    fs::write(
+        state.join("openclaw.json"),
+        format!("{{\"apiKey\":\"{SECRET}\"}}"),
+    )
+    .expect("write");
     fs::write(state.join("agents/main/agent/auth-profiles.json"), SECRET).expect("write");
     let db = Connection::open(state.join("agents/main/agent/openclaw-agent.sqlite")).expect("open");
     db.pragma_update(None, "journal_mode", "WAL").expect("wal");
@@ -55,7 +59,11 @@ fn name() -> KrillName {
 }
 
 fn options(dir: &Path, keep: Option<usize>) -> SnapshotOptions {
-    SnapshotOptions { out_dir: dir.to_owned(), keep, force: false }
+    SnapshotOptions {
+        out_dir: dir.to_owned(),
+        keep,
+        force: false,
+    }
 }
 
 fn written(outcome: SnapshotOutcome) -> PathBuf {
@@ -80,7 +88,9 @@ fn archive_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 #[rstest]
 fn a_snapshot_holds_workspace_and_state_but_no_secrets(live: Live) {
     let out = live.volume.path("snapshots");
-    let path = written(snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"));
+    let path = written(
+        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"),
+    );
     let file_name = path.file_name().and_then(|n| n.to_str()).expect("name");
     assert!(snapshot::is_snapshot_of(&name(), file_name), "{file_name}");
 
@@ -91,13 +101,27 @@ fn a_snapshot_holds_workspace_and_state_but_no_secrets(live: Live) {
         "context/workspace/memory/2026-11-24.md",
         "context/state/agents/main/agent/openclaw-agent.sqlite",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     for (entry, bytes) in &entries {
-        assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "{entry} carries the secret");
-        assert!(!entry.ends_with("-wal") && !entry.ends_with("-shm"), "{entry}: side files belong inside the backup");
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "{entry} carries the secret"
+        );
+        assert!(
+            !entry.ends_with("-wal") && !entry.ends_with("-shm"),
+            "{entry}: side files belong inside the backup"
+        );
     }
-    assert!(!names.iter().any(|n| n.contains(".env") || n.contains(".ssh") || n.contains("logs/")), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains(".env") || n.contains(".ssh") || n.contains("logs/")),
+        "{names:?}"
+    );
 }
 
 #[rstest]
@@ -110,7 +134,9 @@ fn an_unchanged_krill_gets_no_new_snapshot_and_a_changed_one_does(live: Live) {
         other => panic!("nothing changed, yet {other:?}"),
     }
     // A new row in the live database (still in its WAL) is a change.
-    live.db.execute("INSERT INTO sessions VALUES ('agent:main:three', '!')", []).expect("insert");
+    live.db
+        .execute("INSERT INTO sessions VALUES ('agent:main:three', '!')", [])
+        .expect("insert");
     let second = written(snapshot::snapshot(&paths, &name(), &options(&out, None)).expect("third"));
     assert_ne!(first, second);
     // A change to a denied file is not.
@@ -130,7 +156,9 @@ fn retention_keeps_the_newest_and_leaves_other_files_alone(live: Live) {
     let mut made = Vec::new();
     for n in 0..4 {
         fs::write(paths.workspace().join("counter.txt"), n.to_string()).expect("write");
-        made.push(written(snapshot::snapshot(&paths, &name(), &options(&out, Some(2))).expect("snapshot")));
+        made.push(written(
+            snapshot::snapshot(&paths, &name(), &options(&out, Some(2))).expect("snapshot"),
+        ));
     }
     let left = snapshot::list(&out, &name()).expect("list");
     assert_eq!(left, made[2..].to_vec());
@@ -141,13 +169,18 @@ fn retention_keeps_the_newest_and_leaves_other_files_alone(live: Live) {
 #[rstest]
 fn a_snapshot_restores_into_an_empty_volume_with_intact_databases(live: Live) {
     let out = live.volume.path("snapshots");
-    let path = written(snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"));
+    let path = written(
+        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"),
+    );
     drop(live.db);
     let target = Volume::new();
     let summary = restore::restore(&target.paths(), &path).expect("restore");
     assert_eq!(summary.replaced, ["workspace", "state"]);
     assert_eq!(summary.databases_checked, 1);
-    let db = target.paths().state().join("agents/main/agent/openclaw-agent.sqlite");
+    let db = target
+        .paths()
+        .state()
+        .join("agents/main/agent/openclaw-agent.sqlite");
     sqlite::integrity_check(&db).expect("integrity_check ok");
     let keys: Vec<String> = Connection::open(&db)
         .expect("open")
@@ -158,7 +191,10 @@ fn a_snapshot_restores_into_an_empty_volume_with_intact_databases(live: Live) {
         .collect::<Result<_, _>>()
         .expect("keys");
     assert_eq!(keys, ["agent:main:one", "agent:main:two"]);
-    assert_eq!(fs::read_to_string(target.paths().workspace().join("memory/2026-11-24.md")).expect("read"), "remembered\n");
+    assert_eq!(
+        fs::read_to_string(target.paths().workspace().join("memory/2026-11-24.md")).expect("read"),
+        "remembered\n"
+    );
 }
 
 /// Archives that must be refused, each leaving the volume byte for byte as it was.
@@ -187,9 +223,17 @@ fn bad_archives(dir: &Path, good: &Path) -> Vec<(&'static str, PathBuf)> {
     raw[middle..middle + 4096].fill(0x5a);
     fs::write(&db_path, raw).expect("write");
     fs::create_dir_all(staging.path().join("workspace")).expect("mkdir");
-    fs::write(staging.path().join("workspace/AGENTS.md"), "from a damaged archive").expect("write");
+    fs::write(
+        staging.path().join("workspace/AGENTS.md"),
+        "from a damaged archive",
+    )
+    .expect("write");
     let corrupt = dir.join("corrupt-db.claw");
-    let options = krill_claw::ExportOptions { progress: false, claw_py: None, ..Default::default() };
+    let options = krill_claw::ExportOptions {
+        progress: false,
+        claw_py: None,
+        ..Default::default()
+    };
     krill_claw::export(staging.path(), &corrupt, &options).expect("export");
 
     vec![
@@ -203,32 +247,64 @@ fn bad_archives(dir: &Path, good: &Path) -> Vec<(&'static str, PathBuf)> {
 #[rstest]
 fn a_bad_archive_fails_and_leaves_the_volume_as_it_was(live: Live) {
     let out = live.volume.path("snapshots");
-    let good = written(snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"));
+    let good = written(
+        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"),
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     drop(live.db);
     let before = tree(&live.volume.data());
     for (what, archive) in bad_archives(dir.path(), &good) {
-        let error = restore::restore(&live.volume.paths(), &archive).expect_err(what).to_string();
-        assert!(error.contains(&archive.display().to_string()), "{what}: error does not name the archive: {error}");
-        assert_eq!(tree(&live.volume.data()), before, "{what}: the volume changed");
+        let error = restore::restore(&live.volume.paths(), &archive)
+            .expect_err(what)
+            .to_string();
+        assert!(
+            error.contains(&archive.display().to_string()),
+            "{what}: error does not name the archive: {error}"
+        );
+        assert_eq!(
+            tree(&live.volume.data()),
+            before,
+            "{what}: the volume changed"
+        );
     }
 }
 
 #[rstest]
 fn the_binary_refuses_to_restore_under_a_running_gateway(live: Live) {
     let out = live.volume.path("snapshots");
-    let good = written(snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"));
-    let lock = gateway::GatewayLock::acquire(&live.volume.paths()).expect("lock as a gateway would");
+    let good = written(
+        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"),
+    );
+    let lock =
+        gateway::GatewayLock::acquire(&live.volume.paths()).expect("lock as a gateway would");
     let before = tree(&live.volume.paths().workspace());
-    let output = live.volume.krill(&["restore", good.to_str().expect("utf-8")]).output().expect("run krill");
+    let output = live
+        .volume
+        .krill(&["restore", good.to_str().expect("utf-8")])
+        .output()
+        .expect("run krill");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("refusing to restore while the gateway runs"), "{stderr}");
-    assert!(stderr.contains(&format!("pid {}", std::process::id())), "{stderr}");
+    assert!(
+        stderr.contains("refusing to restore while the gateway runs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pid {}", std::process::id())),
+        "{stderr}"
+    );
     assert_eq!(tree(&live.volume.paths().workspace()), before);
     drop(lock);
-    let output = live.volume.krill(&["restore", good.to_str().expect("utf-8")]).output().expect("run krill");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = live
+        .volume
+        .krill(&["restore", good.to_str().expect("utf-8")])
+        .output()
+        .expect("run krill");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[rstest]
@@ -236,14 +312,37 @@ fn the_binary_snapshots_with_retention_and_reports_json(live: Live) {
     let out = live.volume.path("snapshots");
     let run = |args: &[&str]| {
         let output = live.volume.krill(args).output().expect("run krill");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("json on stdout")
     };
-    let first = run(&["snapshot", "--out", out.to_str().expect("utf-8"), "--keep", "1"]);
+    let first = run(&[
+        "snapshot",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--keep",
+        "1",
+    ]);
     assert_eq!(first["outcome"], "written");
-    let again = run(&["snapshot", "--out", out.to_str().expect("utf-8"), "--keep", "1"]);
+    let again = run(&[
+        "snapshot",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--keep",
+        "1",
+    ]);
     assert_eq!(again["outcome"], "unchanged");
-    let forced = run(&["snapshot", "--out", out.to_str().expect("utf-8"), "--keep", "1", "--force"]);
+    let forced = run(&[
+        "snapshot",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--keep",
+        "1",
+        "--force",
+    ]);
     assert_eq!(forced["outcome"], "written");
     assert_eq!(forced["removed"][0], first["path"]);
     assert_eq!(snapshot::list(&out, &name()).expect("list").len(), 1);

@@ -78,7 +78,10 @@ impl StandIn {
     pub async fn start(addr: SocketAddr, script: Script) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { script, requests: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared {
+            script,
+            requests: Mutex::new(Vec::new()),
+        });
         let app = router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -88,7 +91,11 @@ impl StandIn {
                 })
                 .await;
         });
-        Ok(StandIn { addr, shared, shutdown: Some(tx) })
+        Ok(StandIn {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -101,7 +108,11 @@ impl StandIn {
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -116,8 +127,18 @@ impl Drop for StandIn {
 /// Serves until the process ends (the `krill-stand-in` binary).
 pub async fn serve(addr: SocketAddr, script: Script) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!("krill-stand-in (LLM-provider stand-in) listening on http://{}/v1", listener.local_addr()?);
-    axum::serve(listener, router(Arc::new(Shared { script, requests: Mutex::new(Vec::new()) }))).await
+    eprintln!(
+        "krill-stand-in (LLM-provider stand-in) listening on http://{}/v1",
+        listener.local_addr()?
+    );
+    axum::serve(
+        listener,
+        router(Arc::new(Shared {
+            script,
+            requests: Mutex::new(Vec::new()),
+        })),
+    )
+    .await
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -125,18 +146,32 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
-        .route("/health", get(|| async { Json(json!({ "ok": true, "role": "llm-provider-stand-in" })) }))
-        .route("/_stand-in/requests", get(list_requests).delete(clear_requests))
+        .route(
+            "/health",
+            get(|| async { Json(json!({ "ok": true, "role": "llm-provider-stand-in" })) }),
+        )
+        .route(
+            "/_stand-in/requests",
+            get(list_requests).delete(clear_requests),
+        )
         // OpenClaw's requests carry a ~50 KB system prompt; leave room for long conversations.
         .layer(DefaultBodyLimit::max(32 << 20))
         .with_state(shared)
 }
 
 fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: Value, reply: &str) {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     if let Ok(mut requests) = shared.requests.lock() {
         requests.push(RecordedRequest {
-            method: if path.contains("models") { "GET" } else { "POST" }.to_owned(),
+            method: if path.contains("models") {
+                "GET"
+            } else {
+                "POST"
+            }
+            .to_owned(),
             path: path.to_owned(),
             authorization,
             body,
@@ -146,7 +181,13 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: Value, reply: 
 }
 
 async fn list_requests(State(shared): State<Arc<Shared>>) -> Json<Vec<RecordedRequest>> {
-    Json(shared.requests.lock().map(|r| r.clone()).unwrap_or_default())
+    Json(
+        shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default(),
+    )
 }
 
 async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {
@@ -168,10 +209,22 @@ async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Json<V
 /// stand-in follows the client's schema instead of guessing it.
 fn write_tool_arguments(body: &Value) -> Option<(String, String)> {
     let tools = body.get("tools")?.as_array()?;
-    let write = tools.iter().find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some("write"))?;
-    let properties = write.pointer("/function/parameters/properties")?.as_object()?;
-    let pick = |candidates: &[&str]| candidates.iter().find(|c| properties.contains_key(**c)).map(|c| (*c).to_owned());
-    Some((pick(&["path", "file_path", "filePath", "file"])?, pick(&["content", "contents", "text", "data"])?))
+    let write = tools
+        .iter()
+        .find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some("write"))?;
+    let properties = write
+        .pointer("/function/parameters/properties")?
+        .as_object()?;
+    let pick = |candidates: &[&str]| {
+        candidates
+            .iter()
+            .find(|c| properties.contains_key(**c))
+            .map(|c| (*c).to_owned())
+    };
+    Some((
+        pick(&["path", "file_path", "filePath", "file"])?,
+        pick(&["content", "contents", "text", "data"])?,
+    ))
 }
 
 enum Reply {
@@ -183,28 +236,44 @@ fn decide(script: &Script, body: &Value) -> Reply {
     // Answered tool call = the last assistant message is followed by a tool result. OpenClaw
     // appends its own internal-context user message after the result, so "the last message is a
     // tool result" would loop forever.
-    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let role = |m: &Value| m.get("role").and_then(Value::as_str).map(str::to_owned);
-    let last_assistant = messages.iter().rposition(|m| role(m).as_deref() == Some("assistant"));
-    if let Some(index) = last_assistant {
-        if messages[index + 1..].iter().any(|m| role(m).as_deref() == Some("tool")) {
-            return Reply::Text(script.final_text.clone());
-        }
+    let last_assistant = messages
+        .iter()
+        .rposition(|m| role(m).as_deref() == Some("assistant"));
+    if let Some(index) = last_assistant
+        && messages[index + 1..]
+            .iter()
+            .any(|m| role(m).as_deref() == Some("tool"))
+    {
+        return Reply::Text(script.final_text.clone());
     }
     match write_tool_arguments(body) {
         Some((path_key, content_key)) => Reply::ToolCall {
             name: "write".to_owned(),
-            arguments: json!({ path_key: script.file_path, content_key: script.file_content }).to_string(),
+            arguments: json!({ path_key: script.file_path, content_key: script.file_content })
+                .to_string(),
         },
         None => Reply::Text(script.final_text.clone()),
     }
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-async fn chat_completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
+async fn chat_completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let Ok(body) = serde_json::from_str::<Value>(&body) else {
         let error = json!({ "error": { "message": "request body is not JSON", "type": "invalid_request_error" } });
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
@@ -220,17 +289,30 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             Reply::Text(_) => "text",
         },
     );
-    let model = body.get("model").and_then(Value::as_str).unwrap_or(&shared.script.model).to_owned();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(&shared.script.model)
+        .to_owned();
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let include_usage = body.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let id = format!("chatcmpl-stand-in-{}", shared.requests.lock().map(|r| r.len()).unwrap_or(0));
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let id = format!(
+        "chatcmpl-stand-in-{}",
+        shared.requests.lock().map(|r| r.len()).unwrap_or(0)
+    );
     let usage = json!({ "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15 });
     if stream {
         let chunk = |delta: Value, finish: Value| {
             json!({ "id": id, "object": "chat.completion.chunk", "created": now(), "model": model,
                     "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
         };
-        let mut events = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
+        let mut events = vec![chunk(
+            json!({ "role": "assistant", "content": "" }),
+            Value::Null,
+        )];
         let finish = match &reply {
             Reply::ToolCall { name, arguments } => {
                 events.push(chunk(
@@ -257,7 +339,14 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             text.push_str("\n\n");
         }
         text.push_str("data: [DONE]\n\n");
-        return ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], text).into_response();
+        return (
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            text,
+        )
+            .into_response();
     }
     let (message, finish) = match reply {
         Reply::ToolCall { name, arguments } => (
@@ -289,8 +378,11 @@ mod tests {
     #[case("path")]
     #[case("file_path")]
     fn first_turn_calls_write_with_the_clients_argument_names(#[case] key: &str) {
-        let body = json!({ "messages": [{ "role": "user", "content": "hi" }], "tools": write_tool(key) });
-        let Reply::ToolCall { name, arguments } = decide(&Script::default(), &body) else { panic!("expected a tool call") };
+        let body =
+            json!({ "messages": [{ "role": "user", "content": "hi" }], "tools": write_tool(key) });
+        let Reply::ToolCall { name, arguments } = decide(&Script::default(), &body) else {
+            panic!("expected a tool call")
+        };
         assert_eq!(name, "write");
         let args: Value = serde_json::from_str(&arguments).expect("json");
         assert_eq!(args[key], "krill-stand-in.txt");
@@ -306,13 +398,18 @@ mod tests {
             { "role": "tool", "content": "ok" },
             { "role": "user", "content": "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>" }],
             "tools": write_tool("path") });
-        assert!(matches!(decide(&Script::default(), &body), Reply::Text(t) if t == Script::default().final_text));
+        assert!(
+            matches!(decide(&Script::default(), &body), Reply::Text(t) if t == Script::default().final_text)
+        );
         // A new user turn after the final answer starts the script again.
         let mut next = body.clone();
         let messages = next["messages"].as_array_mut().expect("messages");
         messages.push(json!({ "role": "assistant", "content": "Done" }));
         messages.push(json!({ "role": "user", "content": "again" }));
-        assert!(matches!(decide(&Script::default(), &next), Reply::ToolCall { .. }));
+        assert!(matches!(
+            decide(&Script::default(), &next),
+            Reply::ToolCall { .. }
+        ));
     }
 
     #[test]

@@ -6,7 +6,11 @@ use clap::Parser;
 use krill_stand_in::Script;
 
 #[derive(Parser)]
-#[command(name = "krill-stand-in", version, about = "LLM-provider stand-in for krill's tests: a scripted OpenAI-compatible model server")]
+#[command(
+    name = "krill-stand-in",
+    version,
+    about = "LLM-provider stand-in for krill's tests: a scripted OpenAI-compatible model server"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000", env = "KRILL_STAND_IN_LISTEN")]
@@ -18,7 +22,10 @@ struct Args {
     #[arg(long, default_value = "krill-stand-in.txt")]
     file_path: String,
     /// Content of that file.
-    #[arg(long, default_value = "written through a krill by the stand-in model\n")]
+    #[arg(
+        long,
+        default_value = "written through a krill by the stand-in model\n"
+    )]
     file_content: String,
     /// The final text answer after the tool result.
     #[arg(long, default_value = "Done: I wrote the file.")]
@@ -28,7 +35,12 @@ struct Args {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let script = Script { model: args.model, file_path: args.file_path, file_content: args.file_content, final_text: args.final_text };
+    let script = Script {
+        model: args.model,
+        file_path: args.file_path,
+        file_content: args.file_content,
+        final_text: args.final_text,
+    };
     let server = krill_stand_in::serve(args.listen, script);
     tokio::select! {
         result = server => result?,

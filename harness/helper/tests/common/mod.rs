@@ -16,7 +16,8 @@ fn repo_root() -> PathBuf {
 
 fn pinned_versions() -> BTreeMap<String, String> {
     let path = repo_root().join("scripts/versions.env");
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .filter_map(|line| line.split('#').next())
         .filter_map(|line| line.trim().split_once('='))
@@ -32,7 +33,9 @@ fn cache_root() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+        });
     base.join("krill")
 }
 
@@ -40,8 +43,11 @@ fn cache_root() -> PathBuf {
 /// naming the variable and the installer, when the tool is in neither.
 fn tool_dir(var: &str, cache_dir: PathBuf, exe: &str, installer: &str) -> PathBuf {
     let (dir, origin) = match std::env::var(var) {
-        Ok(dir) if !dir.is_empty() => (PathBuf::from(dir), format!("{var}")),
-        _ => (cache_dir, format!("{var} is unset and the default cache location")),
+        Ok(dir) if !dir.is_empty() => (PathBuf::from(dir), var.to_owned()),
+        _ => (
+            cache_dir,
+            format!("{var} is unset and the default cache location"),
+        ),
     };
     assert!(
         dir.join(exe).is_file(),
@@ -54,19 +60,41 @@ fn tool_dir(var: &str, cache_dir: PathBuf, exe: &str, installer: &str) -> PathBu
 /// The dir holding `node` and `openclaw` (scripts/tools/openclaw.sh).
 pub fn openclaw_bin() -> PathBuf {
     let v = pinned_versions();
-    let cache = cache_root().join("openclaw").join(format!("{}-node{}", v["OPENCLAW_VERSION"], v["NODE_VERSION"])).join("bin");
-    tool_dir("KRILL_OPENCLAW_BIN", cache, "openclaw", "scripts/tools/openclaw.sh")
+    let cache = cache_root()
+        .join("openclaw")
+        .join(format!(
+            "{}-node{}",
+            v["OPENCLAW_VERSION"], v["NODE_VERSION"]
+        ))
+        .join("bin");
+    tool_dir(
+        "KRILL_OPENCLAW_BIN",
+        cache,
+        "openclaw",
+        "scripts/tools/openclaw.sh",
+    )
 }
 
 /// The venv bin dir holding `litellm` (scripts/tools/python-tools.sh litellm).
 pub fn litellm_bin() -> PathBuf {
     let v = pinned_versions();
-    let cache = cache_root().join("litellm").join(&v["LITELLM_VERSION"]).join("bin");
-    tool_dir("KRILL_LITELLM_BIN", cache, "litellm", "scripts/tools/python-tools.sh litellm")
+    let cache = cache_root()
+        .join("litellm")
+        .join(&v["LITELLM_VERSION"])
+        .join("bin");
+    tool_dir(
+        "KRILL_LITELLM_BIN",
+        cache,
+        "litellm",
+        "scripts/tools/python-tools.sh litellm",
+    )
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// A krill's world in a temp dir: every /krill/* root moved there by KRILL_* variables.
@@ -102,10 +130,19 @@ impl Volume {
         [
             ("KRILL_NAME", "alice".to_owned()),
             ("KRILL_DATA", self.path("data").display().to_string()),
-            ("KRILL_CONFIG_DIR", self.path("config").display().to_string()),
-            ("KRILL_CONTEXT_DIR", self.path("context").display().to_string()),
+            (
+                "KRILL_CONFIG_DIR",
+                self.path("config").display().to_string(),
+            ),
+            (
+                "KRILL_CONTEXT_DIR",
+                self.path("context").display().to_string(),
+            ),
             ("KRILL_RUN_DIR", self.path("run").display().to_string()),
-            ("KRILL_SNAPSHOT_DIR", self.path("snapshots").display().to_string()),
+            (
+                "KRILL_SNAPSHOT_DIR",
+                self.path("snapshots").display().to_string(),
+            ),
             // The gateway runs as whoever runs the tests, so the volume must belong to them.
             ("KRILL_UID", me),
             ("KRILL_GID", group),
@@ -123,7 +160,11 @@ impl Volume {
     /// `krill <args>` with this volume's environment (and nothing else from ours but PATH).
     pub fn krill(&self, args: &[&str]) -> Command {
         let mut command = Command::new(KRILL);
-        command.args(args).env_clear().envs(self.env()).env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        command
+            .args(args)
+            .env_clear()
+            .envs(self.env())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
         command
     }
 }
@@ -165,8 +206,15 @@ pub fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .into_iter()
         .filter_map(Result::ok)
         .map(|e| {
-            let bytes = if e.file_type().is_file() { fs::read(e.path()).expect("read") } else { b"<dir>".to_vec() };
-            (e.path().strip_prefix(root).expect("under root").to_owned(), bytes)
+            let bytes = if e.file_type().is_file() {
+                fs::read(e.path()).expect("read")
+            } else {
+                b"<dir>".to_vec()
+            };
+            (
+                e.path().strip_prefix(root).expect("under root").to_owned(),
+                bytes,
+            )
         })
         .collect()
 }
