@@ -30,6 +30,10 @@ fn image_metadata_follows_the_pod_contract() -> anyhow::Result<()> {
     assert_eq!(labels["dev.krill.openclaw.version"], pins["OPENCLAW_VERSION"].as_str());
     assert_eq!(labels["dev.krill.node.version"], pins["NODE_VERSION"].as_str());
     assert!(
+        labels["org.opencontainers.image.base.name"].as_str().is_some_and(|base| !base.is_empty()),
+        "the image does not say what it was built on: {labels}"
+    );
+    assert!(
         labels["org.opencontainers.image.source"].as_str().is_some_and(|s| s.starts_with("https://")),
         "no source label: {labels}"
     );
