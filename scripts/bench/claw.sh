@@ -5,7 +5,8 @@
 #
 # Generates workspaces under ${KRILL_BENCH_DIR:-/tmp/krill-claw-bench} (kept between runs),
 # builds the library CLI example in release mode, then times export and import of each tool
-# with /usr/bin/time -v (wall time, peak RSS). Prints a Markdown table for docs/benchmarks.md.
+# with /usr/bin/time -v (wall time, peak RSS), best of ${KRILL_BENCH_RUNS:-2} runs each, `sync`
+# before every run. Prints a Markdown table for docs/benchmarks.md.
 # Not part of the test suite. Needs python3, claw.py (KRILL_CLAW_PY or the submodule), GNU time.
 set -euo pipefail
 
@@ -34,8 +35,12 @@ case "$which" in
   *) echo "usage: $0 [small|large|all]" >&2; exit 2 ;;
 esac
 
-# run <label> <cmd...>: prints "wall_s rss_kib cpu_s"
-run() {
+runs="${KRILL_BENCH_RUNS:-2}"
+
+# once <cmd...>: prints "wall_s rss_kib cpu_s" for one run, after flushing dirty pages so that
+# neither tool pays for the other's writeback.
+once() {
+  sync
   local log="$bench/time.log"
   /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$bench/stderr.log" || { cat "$bench/stderr.log" >&2; return 1; }
   local wall rss user sys
@@ -44,6 +49,19 @@ run() {
   user=$(awk -F': ' '/User time/ {print $2}' "$log")
   sys=$(awk -F': ' '/System time/ {print $2}' "$log")
   echo "$wall $rss $(echo "$user + $sys" | bc)"
+}
+
+# run <cmd...>: best wall time of $runs runs (with that run's CPU) and the highest peak RSS of
+# all runs. The target of an import is removed between runs.
+run() {
+  local best_wall="" best_cpu="" max_rss=0 w r c i
+  for ((i = 0; i < runs; i++)); do
+    rm -rf "${cleanup:-/nonexistent}"
+    read -r w r c < <(once "$@")
+    if [[ -z "$best_wall" ]] || (( $(echo "$w < $best_wall" | bc) )); then best_wall=$w; best_cpu=$c; fi
+    (( r > max_rss )) && max_rss=$r
+  done
+  echo "$best_wall $max_rss $best_cpu"
 }
 
 echo "| workspace | files | input | step | claw.py s | krill s | speed-up | claw.py RSS | krill RSS | krill CPU s | claw.py archive | krill archive | size vs claw.py |"
@@ -67,8 +85,8 @@ for size in "${sizes[@]}"; do
   read -r ke_wall ke_rss ke_cpu < <(KRILL_CLAW_PY="$claw_py" run "$ours" export --no-progress "${extra[@]}" "$ws" "$out/krill.claw")
   py_size=$(stat -c %s "$out/py.claw")
   k_size=$(stat -c %s "$out/krill.claw")
-  read -r pi_wall pi_rss pi_cpu < <(run python3 "$claw_py" import "$out/py.claw" "$out/py-imported")
-  read -r ki_wall ki_rss ki_cpu < <(run "$ours" import --no-progress "$out/py.claw" "$out/krill-imported")
+  read -r pi_wall pi_rss pi_cpu < <(cleanup="$out/py-imported" run python3 "$claw_py" import "$out/py.claw" "$out/py-imported")
+  read -r ki_wall ki_rss ki_cpu < <(cleanup="$out/krill-imported" run "$ours" import --no-progress "$out/py.claw" "$out/krill-imported")
   diff -r "$ws/context" "$out/krill-imported/context" >/dev/null || { echo "MISMATCH after import ($size)" >&2; exit 1; }
   # Our own archive must import to the same tree as well.
   "$ours" import --no-progress "$out/krill.claw" "$out/krill-own" >/dev/null
