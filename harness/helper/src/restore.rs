@@ -151,12 +151,16 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
     })
 }
 
-/// Completes a swap a crash interrupted, if any. Idempotent.
+/// Completes a swap a crash interrupted, if any, and removes staging directories a crash left
+/// behind before its swap began. Idempotent. Call with the gateway lock held.
 pub fn recover(paths: &Paths) -> Result<bool, RestoreError> {
     let journal_file = journal_path(paths);
     let text = match fs::read(&journal_file) {
         Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            remove_stale(&paths.bookkeeping(), "restore-")?;
+            return Ok(false);
+        }
         Err(e) => return Err(io_err(&journal_file)(e)),
     };
     let journal: Journal = serde_json::from_slice(&text).map_err(|e| RestoreError::Io {
@@ -183,6 +187,24 @@ fn finish(journal: &Journal, journal_file: &Path) -> Result<(), RestoreError> {
     }
     fs::remove_file(journal_file).map_err(io_err(journal_file))?;
     remove_tree(&journal.staging)
+}
+
+/// Removes `dir/<prefix>*` directories: staging trees of runs that died before cleaning up.
+pub(crate) fn remove_stale(dir: &Path, prefix: &str) -> Result<(), RestoreError> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(prefix))
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        if stale {
+            remove_tree(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn remove_tree(path: &Path) -> Result<(), RestoreError> {

@@ -362,6 +362,11 @@ pub fn snapshot(
             path: lock_path.clone(),
             source: errno.into(),
         })?;
+    // Under the lock no other snapshot runs, so any staging tree left is a dead run's.
+    crate::restore::remove_stale(&bookkeeping, "snapshot-").map_err(|e| SnapshotError::Io {
+        path: bookkeeping.clone(),
+        source: io::Error::other(e.to_string()),
+    })?;
     let staged = stage(paths)?;
     let digest = digest(staged.dir.path())?;
     let last: Option<LastSnapshot> = fs::read(last_snapshot_path(paths))
