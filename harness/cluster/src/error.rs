@@ -43,6 +43,9 @@ pub enum ClusterError {
     #[error("DNS lookup of {name} via {server} failed: {reason}")]
     Dns { name: String, server: String, reason: String },
 
+    #[error("{what} not found: {detail}")]
+    NotFound { what: String, detail: String },
+
     #[error("timed out after {waited:?} waiting for {what}; last seen: {last}")]
     Timeout { what: String, waited: Duration, last: String },
 

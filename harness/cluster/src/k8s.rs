@@ -154,10 +154,9 @@ pub async fn claim_uid_of_pod_volume(
         .find(|v| v.name == volume)
         .and_then(|v| v.persistent_volume_claim.as_ref())
         .map(|c| c.claim_name.clone())
-        .ok_or_else(|| ClusterError::Timeout {
-            what: format!("pod {pod} to mount a claim as volume {volume}"),
-            waited: Duration::ZERO,
-            last: "no such persistentVolumeClaim volume in the pod spec".into(),
+        .ok_or_else(|| ClusterError::NotFound {
+            what: format!("claim volume {volume:?} of pod {pod}"),
+            detail: "the pod spec has no persistentVolumeClaim volume of that name".into(),
         })?;
     let claim = claims
         .get(&claim_name)
