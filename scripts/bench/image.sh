@@ -144,5 +144,5 @@ SECTION="$section" awk '
   skip && /^## / { skip = 0 }
   !skip { print }
 ' "$bench_md" >"$work/benchmarks.md"
-cat -s "$work/benchmarks.md" >"$bench_md"
+cp "$work/benchmarks.md" "$bench_md"
 echo "$section"

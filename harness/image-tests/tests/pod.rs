@@ -238,3 +238,35 @@ async fn broken_init_claw_forced_over_a_krills_data_leaves_the_volume_untouched(
     assert_eq!(volume.fingerprint(&settings.krill_image)?, before, "the volume changed\n{logs}");
     Ok(())
 }
+
+#[test]
+fn prepare_as_root_hands_a_root_owned_volume_to_the_krill_user() -> anyhow::Result<()> {
+    let settings = settings();
+    let volume = Volume::create(unique_name("krill-it-data"))?;
+    // A volume as a provisioner without fsGroup support leaves it: everything owned by root.
+    let seeded = docker::run(&[
+        "run", "--rm", "--user", "0", "-v", &format!("{}:/krill/data", volume.name), "--entrypoint", "sh",
+        &settings.krill_image, "-c",
+        "mkdir -p /krill/data/workspace && echo keep >/krill/data/workspace/NOTES.md && chown -R 0:0 /krill/data",
+    ])?;
+    assert!(seeded.status.success(), "seeding: {}", describe(&seeded));
+
+    // The contract's init-container path: `krill prepare` as root, with only the capabilities
+    // chown needs.
+    let mut args = one_shot_krill(&settings.krill_image, &volume.name, &["prepare"]);
+    let at = args.iter().position(|arg| arg == "--entrypoint").unwrap_or(args.len());
+    args.splice(at..at, ["--user", "0", "--cap-add", "CHOWN", "--cap-add", "FOWNER", "--cap-add", "DAC_OVERRIDE"].map(String::from));
+    let prepared = docker::run(&args)?;
+    assert!(prepared.status.success(), "krill prepare as root: {}", describe(&prepared));
+
+    let owners = volume.sh(
+        &settings.krill_image,
+        "stat -c '%u:%g %n' /krill/data /krill/data/workspace /krill/data/workspace/NOTES.md /krill/data/state",
+    )?;
+    let owners = String::from_utf8_lossy(&owners.stdout);
+    for line in owners.lines() {
+        assert!(line.starts_with("1000:1000 "), "not handed to 1000:1000: {line}\n{owners}");
+    }
+    assert_eq!(owners.lines().count(), 4, "{owners}");
+    Ok(())
+}
