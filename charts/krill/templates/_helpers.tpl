@@ -122,7 +122,7 @@ here, so one krill's objects depend only on the defaults and on its own entry.
   "image" (printf "%s:%s" ($image.repository | default $v.image.repository) ($image.tag | default $v.image.tag | default .root.Chart.AppVersion))
   "size" ($persistence.size | default $v.persistence.size)
   "storageClassName" ($persistence.storageClassName | default $v.persistence.storageClassName)
-  "tokenSecret" ($token.existingSecret | default (printf "%s-secrets" $base))
+  "tokenSecret" ($token.existingSecret | default (printf (ternary "%s-secrets" "%s-gateway-tokens" $named) $base))
   "tokenKey" (ternary ($token.existingSecretKey | default "gateway-token") "gateway-token" (not (empty $token.existingSecret)))
   "paused" ($k.paused | default false)
   "podAnnotations" ($k.podAnnotations | default dict)

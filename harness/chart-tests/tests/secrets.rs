@@ -136,34 +136,166 @@ fn krills_present_the_proxy_key_from_a_secret() {
     );
 }
 
+fn secret_data(rendered: &Rendered, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let secret: Secret = rendered
+        .get("Secret", name)
+        .unwrap_or_else(|err| panic!("{err}"));
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.0))
+        .collect()
+}
+
+/// No container of any krill gets the token through env: every krill reads its own file.
+fn assert_no_token_env(sts: &k8s_openapi::api::apps::v1::StatefulSet) {
+    for container in &pod_spec(sts).containers {
+        assert!(
+            !container
+                .env
+                .iter()
+                .flatten()
+                .any(|e| e.name == "OPENCLAW_GATEWAY_TOKEN"),
+            "{:?}/{}: OPENCLAW_GATEWAY_TOKEN in env",
+            sts.metadata.name,
+            container.name
+        );
+    }
+}
+
 #[test]
 fn each_named_krill_has_its_own_gateway_token() {
     let rendered = render_yaml(THREE_KRILLS);
     let mut tokens = Vec::new();
-    for (sts_name, secret_name) in [
-        ("krill", "krill-secrets"),
-        ("krill-alpha", "krill-alpha-secrets"),
-        ("krill-beta", "krill-beta-secrets"),
+    for (name, secret_name) in [
+        ("alpha", "krill-alpha-secrets"),
+        ("beta", "krill-beta-secrets"),
+        ("gamma", "krill-gamma-secrets"),
     ] {
-        let sts = statefulset(&rendered, sts_name);
-        let krill = container(pod_spec(&sts), "krill");
+        let sts = statefulset(&rendered, &format!("krill-{name}"));
+        assert_no_token_env(&sts);
+        let volume = gateway_tokens_volume(pod_spec(&sts));
+        assert_eq!(volume.secret_name.as_deref(), Some(secret_name));
+        let items: Vec<(String, String)> = volume
+            .items
+            .iter()
+            .flatten()
+            .map(|i| (i.key.clone(), i.path.clone()))
+            .collect();
         assert_eq!(
-            env_secret(krill, "OPENCLAW_GATEWAY_TOKEN"),
-            (secret_name.to_owned(), "gateway-token".to_owned())
+            items,
+            [("gateway-token".to_owned(), name.to_owned())],
+            "{name} sees only its own token, as the file named by its KRILL_NAME"
         );
-        let secret: Secret = rendered
-            .get("Secret", secret_name)
-            .unwrap_or_else(|err| panic!("{err}"));
-        let token = secret
-            .data
-            .and_then(|data| data.get("gateway-token").cloned())
+        let token = secret_data(&rendered, secret_name)
+            .remove("gateway-token")
             .expect("gateway-token");
-        assert!(token.0.len() >= 32, "{secret_name}: token too short");
-        tokens.push(token.0);
+        assert!(token.len() >= 32, "{secret_name}: token too short");
+        tokens.push(token);
     }
     tokens.sort();
     tokens.dedup();
     assert_eq!(tokens.len(), 3, "tokens must differ between krills");
+}
+
+/// The fleet's pods share one template, so they share one Secret with a key per pod name; the
+/// helper picks the file named after its pod (KRILL_NAME = metadata.name).
+#[rstest]
+#[case::one(&[], "krill", 1)]
+#[case::three(&[], "krill", 3)]
+#[case::seven(&[], "krill", 7)]
+#[case::other_release_name(&["fullnameOverride=crew"], "crew", 4)]
+fn each_fleet_pod_has_its_own_gateway_token(
+    #[case] sets: &[&str],
+    #[case] full: &str,
+    #[case] replicas: usize,
+) {
+    let mut values: Vec<_> = sets.iter().map(|s| set(s)).collect();
+    values.push(set(&format!("replicas={replicas}")));
+    let rendered = render(&values);
+    let data = secret_data(&rendered, &format!("{full}-gateway-tokens"));
+    let expected: std::collections::BTreeSet<String> =
+        (0..replicas).map(|i| format!("{full}-{i}")).collect();
+    assert_eq!(
+        data.keys().cloned().collect::<std::collections::BTreeSet<_>>(),
+        expected,
+        "one key per pod name"
+    );
+    for pod in &expected {
+        let token = data
+            .get(pod)
+            .unwrap_or_else(|| panic!("no token for {pod}"));
+        assert!(token.len() >= 32, "{pod}: token too short");
+    }
+    let mut distinct: Vec<&Vec<u8>> = data.values().collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), replicas, "every fleet pod's token differs");
+
+    let public = public_text(&rendered);
+    for (pod, token) in &data {
+        let token = String::from_utf8_lossy(token);
+        assert!(
+            !public.contains(token.as_ref()),
+            "{pod}'s token outside a Secret"
+        );
+        assert!(
+            !public.contains(&b64(&token)),
+            "{pod}'s token (base64) outside a Secret"
+        );
+    }
+
+    let sts = statefulset(&rendered, full);
+    assert_no_token_env(&sts);
+    let spec = pod_spec(&sts);
+    let volume = gateway_tokens_volume(spec);
+    assert_eq!(
+        volume.secret_name.as_deref(),
+        Some(format!("{full}-gateway-tokens").as_str())
+    );
+    assert!(
+        volume.items.is_none(),
+        "the template must not depend on replicas (a scale would roll every pod)"
+    );
+    assert_eq!(volume.default_mode, Some(0o440));
+    assert_eq!(
+        spec.security_context.as_ref().and_then(|s| s.fs_group),
+        Some(1000),
+        "0440 files are readable by the krill only through fsGroup"
+    );
+    let name_ref = env(container(spec, "krill"), "KRILL_NAME")
+        .value_from
+        .as_ref()
+        .and_then(|v| v.field_ref.as_ref())
+        .map(|f| f.field_path.clone());
+    assert_eq!(
+        name_ref.as_deref(),
+        Some("metadata.name"),
+        "the key is the pod name"
+    );
+    // The snapshot sidecar has no use for a token.
+    if let Some(sidecar) = spec.containers.iter().find(|c| c.name != "krill") {
+        assert!(
+            !sidecar
+                .volume_mounts
+                .iter()
+                .flatten()
+                .any(|m| m.mount_path == GATEWAY_TOKENS_DIR),
+            "{} mounts the tokens",
+            sidecar.name
+        );
+    }
+}
+
+#[test]
+fn gateway_token_key_names_outside_the_fleet_secret_are_refused_by_the_schema() {
+    let stderr = helm()
+        .template_error(&[yaml(
+            "gatewayToken:\n  existingSecret: mine\n  existingSecretKey: token\n",
+        )])
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(stderr.contains("existingSecretKey"), "{stderr}");
 }
 
 #[test]
@@ -197,18 +329,27 @@ fn existing_secrets_are_used_and_nothing_is_generated_for_them() {
     )]);
     let fleet = statefulset(&rendered, "krill");
     let krill = container(pod_spec(&fleet), "krill");
-    assert_eq!(
-        env_secret(krill, "OPENCLAW_GATEWAY_TOKEN"),
-        ("fleet-token".into(), "token".into())
+    let tokens = gateway_tokens_volume(pod_spec(&fleet));
+    assert_eq!(tokens.secret_name.as_deref(), Some("fleet-token"));
+    assert!(
+        tokens.items.is_none(),
+        "keys are the pod names, all mounted"
     );
     assert_eq!(
         env_secret(krill, "OPENCLAW_API_KEY"),
         ("proxy-master".into(), "key".into())
     );
     let vip = statefulset(&rendered, "krill-vip");
+    let vip_token = gateway_tokens_volume(pod_spec(&vip));
+    assert_eq!(vip_token.secret_name.as_deref(), Some("vip-token"));
     assert_eq!(
-        env_secret(container(pod_spec(&vip), "krill"), "OPENCLAW_GATEWAY_TOKEN"),
-        ("vip-token".into(), "gateway-token".into())
+        vip_token
+            .items
+            .iter()
+            .flatten()
+            .map(|i| (i.key.as_str(), i.path.as_str()))
+            .collect::<Vec<_>>(),
+        [("gateway-token", "vip")]
     );
     let generated: Vec<String> = rendered.of_kind("Secret").map(|m| m.name.clone()).collect();
     assert!(
@@ -286,7 +427,7 @@ fn a_krill_can_present_its_own_proxy_key() {
 #[test]
 fn gateway_tokens_outlive_their_krill_like_its_volume() {
     let rendered = render_yaml(THREE_KRILLS);
-    for name in ["krill-secrets", "krill-alpha-secrets"] {
+    for name in ["krill-gateway-tokens", "krill-alpha-secrets"] {
         let secret: Secret = rendered
             .get("Secret", name)
             .unwrap_or_else(|err| panic!("{err}"));

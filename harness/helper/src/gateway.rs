@@ -15,6 +15,7 @@ use std::process::Command;
 use nix::fcntl::{FcntlArg, FdFlag, Flock, FlockArg, fcntl};
 
 use crate::paths::{Paths, Settings};
+use crate::token::{GatewayToken, TOKEN_VARIABLE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -36,6 +37,9 @@ pub struct Launch {
     /// directories that belong to another user ("device identity coordinator directory belongs
     /// to another user"), and it has no business running as root anyway.
     pub run_as: Option<(u32, u32)>,
+    /// A token read from a file, added to the gateway's environment (never displayed). A token
+    /// already in the environment is simply inherited.
+    pub gateway_token: Option<GatewayToken>,
 }
 
 impl Launch {
@@ -68,16 +72,30 @@ impl Launch {
             ],
             run_as: (nix::unistd::Uid::effective().is_root() && settings.uid != 0)
                 .then_some((settings.uid, settings.gid)),
+            gateway_token: None,
         }
     }
 
-    /// A shell-like rendering for `--dry-run`; environment values here are paths, never secrets.
+    /// Hands `token` to the gateway, unless it inherits it from the environment anyway.
+    pub fn with_token(mut self, token: Option<GatewayToken>) -> Self {
+        self.gateway_token = token.filter(|t| t.file().is_some());
+        self
+    }
+
+    /// A shell-like rendering for `--dry-run`; environment values here are paths, never secrets,
+    /// and a token from a file shows as the command that reads it.
     pub fn display(&self) -> String {
         let mut words: Vec<String> = self
             .env
             .iter()
             .map(|(k, v)| format!("{k}={}", quote(v)))
             .collect();
+        if let Some(file) = self.gateway_token.as_ref().and_then(GatewayToken::file) {
+            words.push(format!(
+                "{TOKEN_VARIABLE}=\"$(cat {})\"",
+                quote(&file.display().to_string())
+            ));
+        }
         words.push("exec".to_owned());
         words.push(quote(&self.program.display().to_string()));
         words.extend(self.args.iter().map(|a| quote(a)));
@@ -95,6 +113,9 @@ impl Launch {
                 .iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v))),
         );
+        if let Some(token) = &self.gateway_token {
+            command.env(TOKEN_VARIABLE, token.value());
+        }
         if let Some((uid, gid)) = self.run_as {
             // std clears supplementary groups when root sets a uid without explicit groups.
             command.uid(uid).gid(gid);

@@ -11,3 +11,4 @@ pub mod restore;
 pub mod run;
 pub mod snapshot;
 pub mod sqlite;
+pub mod token;

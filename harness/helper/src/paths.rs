@@ -38,6 +38,8 @@ pub struct Paths {
     pub run: PathBuf,
     /// Where `krill snapshot` writes archives.
     pub snapshots: PathBuf,
+    /// One file per krill, named by `KRILL_NAME`, holding its gateway token (a Secret volume).
+    pub gateway_tokens: PathBuf,
 }
 
 impl Paths {
@@ -55,6 +57,7 @@ impl Paths {
             context: dir("KRILL_CONTEXT_DIR", "/krill/context"),
             run: dir("KRILL_RUN_DIR", "/krill/run"),
             snapshots: dir("KRILL_SNAPSHOT_DIR", "/krill/snapshots"),
+            gateway_tokens: dir("KRILL_GATEWAY_TOKENS_DIR", "/krill/secrets/gateway-tokens"),
         }
     }
 
@@ -83,6 +86,10 @@ impl Paths {
     }
     pub fn agents_md(&self) -> PathBuf {
         self.context.join("AGENTS.md")
+    }
+    /// This krill's gateway token, when the chart mounts it instead of setting the env var.
+    pub fn gateway_token(&self, name: &KrillName) -> PathBuf {
+        self.gateway_tokens.join(name.as_str())
     }
     /// `OPENCLAW_CONFIG_PATH`.
     pub fn rendered_config(&self) -> PathBuf {

@@ -12,6 +12,7 @@ use crate::context;
 use crate::gateway::{GatewayLock, Launch};
 use crate::layout;
 use crate::paths::{KrillName, Paths, Settings};
+use crate::token::{self, GatewayToken, TOKEN_VARIABLE, TokenError};
 
 /// Everything `krill run` decides from its environment, before touching the disk.
 pub struct Plan {
@@ -27,6 +28,14 @@ impl Plan {
         let name = KrillName::from_env(env)?;
         let paths = Paths::from_env(env);
         let settings = Settings::from_env(env)?;
+        let token_file = paths.gateway_token(&name);
+        let gateway_token = GatewayToken::find(env, &token_file)?;
+        // A template may reference ${OPENCLAW_GATEWAY_TOKEN}: a token from the file counts as set.
+        let mut env = env.clone();
+        if let Some(token) = gateway_token.as_ref().filter(|t| t.file().is_some()) {
+            env.insert(TOKEN_VARIABLE.to_owned(), token.value().to_owned());
+        }
+        let env = &env;
         let template_path = paths.template();
         let template = match fs::read_to_string(&template_path) {
             Ok(text) => Source::new(template_path.display().to_string(), text),
@@ -52,7 +61,10 @@ impl Plan {
             workspace: &paths.workspace(),
             port: settings.port,
         })?;
-        let launch = Launch::new(&paths, &settings);
+        if gateway_token.is_none() && token::required_by(&rendered.config) {
+            return Err(TokenError::Missing { path: token_file }.into());
+        }
+        let launch = Launch::new(&paths, &settings).with_token(gateway_token);
         Ok(Plan {
             name,
             paths,
@@ -106,4 +118,105 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::{fixture, rstest};
+
+    struct Pod {
+        root: tempfile::TempDir,
+    }
+
+    impl Pod {
+        fn env(&self, token: Option<&str>) -> BTreeMap<String, String> {
+            let dir = |name: &str| self.root.path().join(name).display().to_string();
+            let mut env: BTreeMap<String, String> = [
+                ("KRILL_NAME", "krill-1".to_owned()),
+                ("KRILL_DATA", dir("data")),
+                ("KRILL_CONFIG_DIR", dir("config")),
+                ("KRILL_RUN_DIR", dir("run")),
+                ("KRILL_GATEWAY_TOKENS_DIR", dir("tokens")),
+                ("OPENCLAW_API_BASE", "http://proxy:4000/v1".to_owned()),
+                ("OPENCLAW_MODEL", "m".to_owned()),
+                ("OPENCLAW_API_KEY", "sk-unit".to_owned()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            if let Some(token) = token {
+                env.insert(TOKEN_VARIABLE.to_owned(), token.to_owned());
+            }
+            env
+        }
+
+        fn write_token(&self, name: &str, value: &str) -> std::path::PathBuf {
+            let dir = self.root.path().join("tokens");
+            fs::create_dir_all(&dir).expect("mkdir");
+            let path = dir.join(name);
+            fs::write(&path, value).expect("write token");
+            path
+        }
+    }
+
+    #[fixture]
+    fn pod() -> Pod {
+        Pod {
+            root: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    #[rstest]
+    fn a_token_file_reaches_the_gateway_but_never_the_output(pod: Pod) {
+        let file = pod.write_token("krill-1", "file-token-4f2a\n");
+        pod.write_token("krill-2", "someone-elses-token");
+        let plan = Plan::from_env(&pod.env(None)).expect("plan");
+        let token = plan.launch.gateway_token.as_ref().expect("token for exec");
+        assert_eq!(token.value(), "file-token-4f2a");
+        assert_eq!(token.file(), Some(file.as_path()));
+        let shown = plan.describe();
+        assert!(!shown.contains("file-token-4f2a"), "{shown}");
+        assert!(
+            shown.contains(&format!("{TOKEN_VARIABLE}=\"$(cat {})\"", file.display())),
+            "{shown}"
+        );
+    }
+
+    #[rstest]
+    fn a_token_in_the_environment_is_inherited_not_repeated(pod: Pod) {
+        pod.write_token("krill-1", "file-token");
+        let plan = Plan::from_env(&pod.env(Some("env-token"))).expect("plan");
+        assert!(plan.launch.gateway_token.is_none());
+        assert!(!plan.describe().contains(TOKEN_VARIABLE));
+    }
+
+    #[rstest]
+    fn without_any_token_run_fails_naming_both_sources(pod: Pod) {
+        let error = Plan::from_env(&pod.env(Some("")))
+            .err()
+            .expect("refused")
+            .to_string();
+        let file = pod.root.path().join("tokens").join("krill-1");
+        assert!(error.contains(TOKEN_VARIABLE), "{error}");
+        assert!(error.contains(&file.display().to_string()), "{error}");
+    }
+
+    #[rstest]
+    fn a_template_reference_is_satisfied_by_the_file(pod: Pod) {
+        let config = pod.root.path().join("config");
+        fs::create_dir_all(&config).expect("mkdir");
+        fs::write(
+            config.join("openclaw.json5"),
+            r#"{ gateway: { mode: "local", auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" } } }"#,
+        )
+        .expect("template");
+        pod.write_token("krill-1", "referenced-token");
+        let plan = Plan::from_env(&pod.env(None)).expect("plan");
+        assert!(
+            plan.rendered.references.contains(TOKEN_VARIABLE),
+            "stays a reference"
+        );
+        assert!(!plan.rendered.to_json().contains("referenced-token"));
+    }
 }

@@ -156,6 +156,57 @@ fn dry_run_prints_config_and_command_without_secrets_or_side_effects() {
     );
 }
 
+/// The chart's way: no token in the environment, a file named by KRILL_NAME in the tokens dir.
+#[test]
+fn a_token_file_is_used_and_never_printed() {
+    let volume = Volume::new();
+    let tokens = volume.path("tokens");
+    fs::create_dir_all(&tokens).expect("mkdir");
+    fs::write(tokens.join("alice"), "file-token-c0ffee\n").expect("token");
+    let output = volume
+        .krill(&["run", "--dry-run"])
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .env("KRILL_GATEWAY_TOKENS_DIR", &tokens)
+        .output()
+        .expect("run");
+    assert_ok(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("file-token-c0ffee"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "OPENCLAW_GATEWAY_TOKEN=\"$(cat {})\"",
+            tokens.join("alice").display()
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn without_a_token_run_refuses_naming_both_sources() {
+    let volume = Volume::new();
+    let tokens = volume.path("tokens");
+    let output = volume
+        .krill(&["run"])
+        .env("OPENCLAW_GATEWAY_TOKEN", "")
+        .env("KRILL_GATEWAY_TOKENS_DIR", &tokens)
+        .output()
+        .expect("run");
+    assert!(!output.status.success(), "must refuse without a token");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("OPENCLAW_GATEWAY_TOKEN is unset or empty"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&tokens.join("alice").display().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        !volume.data().exists(),
+        "refused before touching the volume"
+    );
+}
+
 #[test]
 fn an_unwritable_volume_is_refused_naming_path_and_uid() {
     let volume = Volume::new();

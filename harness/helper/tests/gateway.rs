@@ -3,6 +3,8 @@
 //! travels gateway -> LiteLLM -> stand-in and writes a workspace file through a `write` tool call;
 //! then `krill snapshot` (gateway running), stop, wipe the volume, `krill restore`, start again:
 //! the session and the file are back, and every restored database passes `integrity_check`.
+//! The gateway token comes the way the chart delivers it: a file named by `KRILL_NAME` in the
+//! tokens directory, with `OPENCLAW_GATEWAY_TOKEN` unset.
 
 mod common;
 
@@ -44,7 +46,13 @@ impl World {
                 ),
                 ("OPENCLAW_MODEL", MODEL.to_owned()),
                 ("OPENCLAW_API_KEY", KRILL_KEY.to_owned()),
-                ("OPENCLAW_GATEWAY_TOKEN", GATEWAY_TOKEN.to_owned()),
+                (
+                    "KRILL_GATEWAY_TOKENS_DIR",
+                    self.volume
+                        .path("secrets/gateway-tokens")
+                        .display()
+                        .to_string(),
+                ),
                 ("KRILL_GATEWAY_PORT", self.gateway_port.to_string()),
                 (
                     "KRILL_OPENCLAW",
@@ -55,6 +63,18 @@ impl World {
             .map(|(k, v)| (k.to_owned(), v)),
         );
         env
+    }
+
+    /// Like the chart's Secret volume: one file per krill, ending in a newline.
+    fn write_token_file(&self) {
+        let dir = self.volume.path("secrets/gateway-tokens");
+        fs::create_dir_all(&dir).expect("tokens dir");
+        let name = self
+            .env()
+            .into_iter()
+            .find_map(|(k, v)| (k == "KRILL_NAME").then_some(v))
+            .expect("KRILL_NAME");
+        fs::write(dir.join(name), format!("{GATEWAY_TOKEN}\n")).expect("token file");
     }
 
     fn krill(&self, args: &[&str]) -> Command {
@@ -87,6 +107,7 @@ impl World {
                 self.volume.path("run/openclaw.json"),
             )
             .env("OPENCLAW_STATE_DIR", self.volume.paths().state())
+            .env("OPENCLAW_GATEWAY_TOKEN", GATEWAY_TOKEN)
             .output()
             .expect("run openclaw");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -232,6 +253,7 @@ async fn a_turn_survives_snapshot_wipe_and_restore() {
     .await;
 
     // First life: one agent turn.
+    world.write_token_file();
     let mut gateway = world.start_gateway("gateway-1.log");
     let port = world.gateway_port;
     wait_for(
@@ -241,6 +263,18 @@ async fn a_turn_survives_snapshot_wipe_and_restore() {
         async || gateway_ready(&client, port).await,
     )
     .await;
+    let wrong = client
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth("not-the-token-from-the-file")
+        .json(&json!({ "model": "openclaw/default", "messages": [{ "role": "user", "content": "hi" }] }))
+        .send()
+        .await
+        .expect("chat request with a wrong token");
+    assert_eq!(
+        wrong.status(),
+        reqwest::StatusCode::UNAUTHORIZED,
+        "the gateway must enforce the file's token"
+    );
     let reply: Value = client
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth(GATEWAY_TOKEN)
