@@ -97,16 +97,23 @@ async fn krill_config_maps_carry_their_overrides_and_no_secret(
             ensure!(!template.contains(value.as_str()), "StatefulSet {name}'s pod template contains the value of Secret {secret}");
         }
     }
+    // Gateway tokens arrive as files (/krill/secrets/gateway-tokens/<KRILL_NAME>), never as env.
     let alice_sts = release.api::<StatefulSet>().get("krill-alice").await?;
-    let token_ref = alice_sts
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.containers.iter().find(|c| c.name == "krill"))
-        .and_then(|c| c.env.as_ref()?.iter().find(|e| e.name == "OPENCLAW_GATEWAY_TOKEN").cloned())
-        .and_then(|e| e.value_from?.secret_key_ref)
-        .map(|r| r.name);
-    ensure!(token_ref.as_deref() == Some("krill-alice-secrets"), "alice's gateway token comes from {token_ref:?}");
+    let alice_pod = alice_sts.spec.as_ref().and_then(|s| s.template.spec.as_ref()).context("alice's pod spec")?;
+    let token_volume = alice_pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "gateway-tokens")
+        .and_then(|v| v.secret.clone())
+        .context("alice has no gateway-tokens Secret volume")?;
+    ensure!(token_volume.secret_name.as_deref() == Some("krill-alice-secrets"), "alice's gateway token comes from {token_volume:?}");
+    let items: Vec<_> = token_volume.items.iter().flatten().map(|i| (i.key.as_str(), i.path.as_str())).collect();
+    ensure!(items == [("gateway-token", "alice")], "alice must see only her own token, as file `alice`: {items:?}");
+    for sts in release.api::<StatefulSet>().list(&ListParams::default()).await?.items {
+        let template = serde_json::to_string(&sts.spec.as_ref().map(|s| &s.template))?;
+        ensure!(!template.contains("OPENCLAW_GATEWAY_TOKEN"), "{:?} sets OPENCLAW_GATEWAY_TOKEN in env", sts.metadata.name);
+    }
 
     let config_maps = release.api::<ConfigMap>().list(&ListParams::default()).await?;
     ensure!(config_maps.items.len() >= 4, "expected the shared, per-krill and proxy ConfigMaps");
