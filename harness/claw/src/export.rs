@@ -65,9 +65,10 @@ impl Default for ExportOptions {
     }
 }
 
-/// Chosen in docs/benchmarks.md: level 3 keeps archives within ~1-2% of claw.py's (zlib -6)
-/// at about half the CPU of level 6; level 1 would be 7% larger.
-pub const DEFAULT_LEVEL: u8 = 3;
+/// Chosen in docs/benchmarks.md: on 1 GiB of mixed text and binary, level 2 gives archives
+/// ~2.4% larger than claw.py's (zlib -6) for about half the CPU of level 6; level 3 is +1.2%
+/// for 12% more CPU; level 1 would be +7% (zlib-rs level 1 is its much weaker "quick" mode).
+pub const DEFAULT_LEVEL: u8 = 2;
 
 /// What an export did.
 #[derive(Debug, Clone, serde::Serialize)]
