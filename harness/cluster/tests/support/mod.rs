@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{bail, ensure};
 use k8s_openapi::api::core::v1::Pod;
 use krill_cluster::{
     Cluster, Probe, TestRelease, endpoint_addresses, poll, pods_matching, wait_for_statefulset_ready,
@@ -67,21 +67,32 @@ pub async fn wait_for_fleet(release: &TestRelease, fleet: &Fleet) -> anyhow::Res
     for name in &fleet.named {
         wait_for_statefulset_ready(&client, ns, &format!("krill-{name}"), 1, ROLLOUT).await?;
     }
-    let pods = pods_matching(&client, ns, KRILL_PODS).await?;
-    let mut ips = BTreeMap::new();
-    for pod in &pods {
-        let name = pod.metadata.name.clone().context("pod without a name")?;
-        ensure!(is_ready(pod), "pod {name} is not Ready: {:?}", pod.status);
-        let ip = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.pod_ip.as_deref())
-            .with_context(|| format!("pod {name} has no IP"))?
-            .parse::<IpAddr>()?;
-        ips.insert(name, ip);
-    }
-    let names: BTreeSet<String> = ips.keys().cloned().collect();
-    ensure!(names == fleet.pod_names(), "krill pods {names:?}, expected {:?}", fleet.pod_names());
+    // Pods of a scale-down or rollout may still be terminating: wait until exactly the expected
+    // pods exist, all Ready with an IP.
+    let want = fleet.pod_names();
+    let what = format!("krill pods {want:?} to be the only ones, Ready with an IP");
+    let ips = poll(&what, ROLLOUT, || async {
+        let pods = pods_matching(&client, ns, KRILL_PODS).await?;
+        let mut ips = BTreeMap::new();
+        let mut waiting = Vec::new();
+        for pod in &pods {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let ip = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse::<IpAddr>().ok());
+            match ip {
+                Some(ip) if is_ready(pod) && pod.metadata.deletion_timestamp.is_none() => {
+                    ips.insert(name, ip);
+                }
+                _ => waiting.push(name),
+            }
+        }
+        let names: BTreeSet<String> = ips.keys().cloned().collect();
+        Ok(if waiting.is_empty() && names == want {
+            Probe::Ready(ips)
+        } else {
+            Probe::Pending(format!("ready {names:?}, not ready or terminating {waiting:?}"))
+        })
+    })
+    .await?;
     Ok(ips)
 }
 
