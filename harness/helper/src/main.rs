@@ -106,6 +106,7 @@ fn execute(command: Command) -> Result<()> {
             force_restore,
         } => {
             let plan = Plan::from_env(&env)?;
+            plan.ensure_gateway_token()?;
             if dry_run {
                 print!("{}", plan.describe());
                 return Ok(());

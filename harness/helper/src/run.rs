@@ -21,6 +21,9 @@ pub struct Plan {
     pub settings: Settings,
     pub rendered: Rendered,
     pub launch: Launch,
+    /// Set when the gateway would need a token and neither source has one; only `run` (which
+    /// starts the gateway) cares, `prepare` does not.
+    missing_token: Option<std::path::PathBuf>,
 }
 
 impl Plan {
@@ -61,9 +64,8 @@ impl Plan {
             workspace: &paths.workspace(),
             port: settings.port,
         })?;
-        if gateway_token.is_none() && token::required_by(&rendered.config) {
-            return Err(TokenError::Missing { path: token_file }.into());
-        }
+        let missing_token =
+            (gateway_token.is_none() && token::required_by(&rendered.config)).then_some(token_file);
         let launch = Launch::new(&paths, &settings).with_token(gateway_token);
         Ok(Plan {
             name,
@@ -71,7 +73,16 @@ impl Plan {
             settings,
             rendered,
             launch,
+            missing_token,
         })
+    }
+
+    /// Fails, naming both sources, when the gateway would refuse to start for want of a token.
+    pub fn ensure_gateway_token(&self) -> Result<(), TokenError> {
+        match &self.missing_token {
+            Some(path) => Err(TokenError::Missing { path: path.clone() }),
+            None => Ok(()),
+        }
     }
 
     /// What `--dry-run` prints: the config as it would be written, then the command.
@@ -193,9 +204,10 @@ mod tests {
 
     #[rstest]
     fn without_any_token_run_fails_naming_both_sources(pod: Pod) {
-        let error = Plan::from_env(&pod.env(Some("")))
-            .err()
-            .expect("refused")
+        let plan = Plan::from_env(&pod.env(Some(""))).expect("prepare needs no token");
+        let error = plan
+            .ensure_gateway_token()
+            .expect_err("run refuses")
             .to_string();
         let file = pod.root.path().join("tokens").join("krill-1");
         assert!(error.contains(TOKEN_VARIABLE), "{error}");

@@ -205,6 +205,14 @@ fn without_a_token_run_refuses_naming_both_sources() {
         !volume.data().exists(),
         "refused before touching the volume"
     );
+    // `prepare` never starts the gateway, so an init container needs no token.
+    let prepared = volume
+        .krill(&["prepare"])
+        .env("OPENCLAW_GATEWAY_TOKEN", "")
+        .env("KRILL_GATEWAY_TOKENS_DIR", &tokens)
+        .output()
+        .expect("prepare");
+    assert_ok(&prepared);
 }
 
 #[test]
