@@ -218,7 +218,9 @@ fn each_fleet_pod_has_its_own_gateway_token(
     let expected: std::collections::BTreeSet<String> =
         (0..replicas).map(|i| format!("{full}-{i}")).collect();
     assert_eq!(
-        data.keys().cloned().collect::<std::collections::BTreeSet<_>>(),
+        data.keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
         expected,
         "one key per pod name"
     );
@@ -450,4 +452,19 @@ fn gateway_tokens_outlive_their_krill_like_its_volume() {
         master.metadata.annotations.is_none(),
         "the proxy key is regenerated with the release"
     );
+}
+
+/// Scaling the fleet must not touch its pod template: a changed template rolls every krill.
+#[rstest]
+#[case(1, 2)]
+#[case(2, 5)]
+#[case(3, 0)]
+fn scaling_the_fleet_keeps_its_pod_template(#[case] before: usize, #[case] after: usize) {
+    let template = |replicas: usize| {
+        render(&[set(&format!("replicas={replicas}"))])
+            .find("StatefulSet", "krill")
+            .and_then(|m| m.value.pointer("/spec/template").cloned())
+            .expect("fleet pod template")
+    };
+    assert_eq!(template(before), template(after));
 }
