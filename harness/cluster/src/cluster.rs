@@ -46,27 +46,40 @@ impl Cluster {
                                (or run scripts/test/cluster.sh, which does it for you)",
                     },
                 )?;
-                let file = Kubeconfig::read_from(&path)
-                    .map_err(|source| ClusterError::Kubeconfig { path: path.clone(), source })?;
+                let file =
+                    Kubeconfig::read_from(&path).map_err(|source| ClusterError::Kubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                     .await
-                    .map_err(|source| ClusterError::Kubeconfig { path: path.clone(), source })?;
+                    .map_err(|source| ClusterError::Kubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?;
                 (Some(path), config)
             }
             Provider::Existing => (None, Config::infer().await?),
             Provider::Kind => {
                 return Err(ClusterError::ProviderUnavailable {
                     provider: "kind",
-                    reason: "kind needs a node image, and no container registry is reachable to pull \
+                    reason:
+                        "kind needs a node image, and no container registry is reachable to pull \
                              or build one; real nodes come with a later issue. Use \
                              KRILL_CLUSTER=local (simulated nodes) or KRILL_CLUSTER=existing"
-                        .into(),
+                            .into(),
                 });
             }
         };
         let client = Client::try_from(config.clone())
             .map_err(ClusterError::api("building a client from the kubeconfig"))?;
-        Ok(Self { provider, kubeconfig, config, client, tools })
+        Ok(Self {
+            provider,
+            kubeconfig,
+            config,
+            client,
+            tools,
+        })
     }
 
     pub fn provider(&self) -> Provider {
@@ -108,11 +121,16 @@ impl Cluster {
             .items
             .iter()
             .filter(|node| {
-                node.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(KWOK_NODE_ANNOTATION))
+                node.metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(KWOK_NODE_ANNOTATION))
             })
             .count();
         Ok(match (total, simulated) {
-            (0, _) => PodRuntime::Simulated { reason: "the cluster has no nodes".into() },
+            (0, _) => PodRuntime::Simulated {
+                reason: "the cluster has no nodes".into(),
+            },
             (_, 0) => PodRuntime::Real,
             _ => PodRuntime::Simulated {
                 reason: format!(

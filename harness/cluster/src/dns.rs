@@ -30,11 +30,14 @@ impl ClusterDns {
     }
 
     pub fn parse(value: &str) -> Result<Self, ClusterError> {
-        let server = value.trim().parse::<SocketAddr>().map_err(|e| ClusterError::InvalidEnv {
-            var: Self::ENV,
-            value: value.to_owned(),
-            reason: format!("expected ip:port ({e})"),
-        })?;
+        let server = value
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|e| ClusterError::InvalidEnv {
+                var: Self::ENV,
+                value: value.to_owned(),
+                reason: format!("expected ip:port ({e})"),
+            })?;
         Ok(Self { server })
     }
 
@@ -70,7 +73,11 @@ impl ClusterDns {
 
     /// The A records of `name` (fully qualified); empty when the name does not exist.
     pub async fn lookup(&self, name: &str) -> Result<BTreeSet<IpAddr>, ClusterError> {
-        let fqdn = if name.ends_with('.') { name.to_owned() } else { format!("{name}.") };
+        let fqdn = if name.ends_with('.') {
+            name.to_owned()
+        } else {
+            format!("{name}.")
+        };
         match self.resolver()?.lookup_ip(fqdn.as_str()).await {
             Ok(answer) => Ok(answer.iter().collect()),
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(BTreeSet::new()),
@@ -92,7 +99,11 @@ impl ClusterDns {
         let what = format!("{name} to resolve to {expected:?} via {}", self.server);
         poll(&what, timeout, || async {
             let got = self.lookup(name).await?;
-            Ok(if &got == expected { Probe::Ready(()) } else { Probe::Pending(format!("{got:?}")) })
+            Ok(if &got == expected {
+                Probe::Ready(())
+            } else {
+                Probe::Pending(format!("{got:?}"))
+            })
         })
         .await
     }
@@ -104,8 +115,14 @@ mod tests {
 
     #[test]
     fn rejects_a_server_without_port_naming_the_variable() {
-        let err = ClusterDns::parse("127.0.0.1").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("KRILL_DNS_SERVER") && err.contains("ip:port"), "{err}");
+        let err = ClusterDns::parse("127.0.0.1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("KRILL_DNS_SERVER") && err.contains("ip:port"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,16 +9,30 @@ pub enum ClusterError {
     UnknownProvider { value: String },
 
     #[error("the {provider} provider is not available here: {reason}")]
-    ProviderUnavailable { provider: &'static str, reason: String },
+    ProviderUnavailable {
+        provider: &'static str,
+        reason: String,
+    },
 
     #[error("{var} is not set: {hint}")]
-    MissingEnv { var: &'static str, hint: &'static str },
+    MissingEnv {
+        var: &'static str,
+        hint: &'static str,
+    },
 
     #[error("{var}={value:?} is not valid: {reason}")]
-    InvalidEnv { var: &'static str, value: String, reason: String },
+    InvalidEnv {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
 
     #[error("`{tool}` was not found in KRILL_TOOLS_PATH ({searched}); {hint}")]
-    MissingTool { tool: String, searched: String, hint: &'static str },
+    MissingTool {
+        tool: String,
+        searched: String,
+        hint: &'static str,
+    },
 
     #[error("the chart directory {path} does not exist (set KRILL_CHART to override)")]
     MissingChart { path: PathBuf },
@@ -30,7 +44,9 @@ pub enum ClusterError {
         source: kube::config::KubeconfigError,
     },
 
-    #[error("cannot infer a kubeconfig for the existing cluster (KUBECONFIG or ~/.kube/config): {0}")]
+    #[error(
+        "cannot infer a kubeconfig for the existing cluster (KUBECONFIG or ~/.kube/config): {0}"
+    )]
     InferConfig(#[from] kube::config::InferConfigError),
 
     #[error("kubernetes API call failed while {action}: {source}")]
@@ -41,13 +57,21 @@ pub enum ClusterError {
     },
 
     #[error("DNS lookup of {name} via {server} failed: {reason}")]
-    Dns { name: String, server: String, reason: String },
+    Dns {
+        name: String,
+        server: String,
+        reason: String,
+    },
 
     #[error("{what} not found: {detail}")]
     NotFound { what: String, detail: String },
 
     #[error("timed out after {waited:?} waiting for {what}; last seen: {last}")]
-    Timeout { what: String, waited: Duration, last: String },
+    Timeout {
+        what: String,
+        waited: Duration,
+        last: String,
+    },
 
     #[error(transparent)]
     Helm(#[from] HelmError),
@@ -62,7 +86,10 @@ pub enum ClusterError {
 
 impl From<kube::Error> for ClusterError {
     fn from(source: kube::Error) -> Self {
-        Self::Api { action: "calling the API server".into(), source }
+        Self::Api {
+            action: "calling the API server".into(),
+            source,
+        }
     }
 }
 
@@ -90,7 +117,11 @@ pub enum HelmError {
     },
 
     #[error("`helm {args}` exited with {status}:\n{stderr}")]
-    Failed { args: String, status: std::process::ExitStatus, stderr: String },
+    Failed {
+        args: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
 
     #[error("could not write values file: {0}")]
     Values(#[source] std::io::Error),

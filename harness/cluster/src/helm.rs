@@ -83,20 +83,36 @@ impl Helm {
         let output = Command::new(&self.bin)
             .args(&all)
             // helm must not pick up a developer's repositories or plugins.
-            .env("HELM_CACHE_HOME", std::env::temp_dir().join("krill-helm/cache"))
-            .env("HELM_CONFIG_HOME", std::env::temp_dir().join("krill-helm/config"))
-            .env("HELM_DATA_HOME", std::env::temp_dir().join("krill-helm/data"))
+            .env(
+                "HELM_CACHE_HOME",
+                std::env::temp_dir().join("krill-helm/cache"),
+            )
+            .env(
+                "HELM_CONFIG_HOME",
+                std::env::temp_dir().join("krill-helm/config"),
+            )
+            .env(
+                "HELM_DATA_HOME",
+                std::env::temp_dir().join("krill-helm/data"),
+            )
             .kill_on_drop(true)
             .output()
             .await
-            .map_err(|source| HelmError::Spawn { bin: self.bin.clone(), source })?;
+            .map_err(|source| HelmError::Spawn {
+                bin: self.bin.clone(),
+                source,
+            })?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         if output.status.success() {
             Ok(HelmOutput { stdout, stderr })
         } else {
             Err(HelmError::Failed {
-                args: all.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+                args: all
+                    .iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 status: output.status,
                 stderr,
             })
@@ -134,7 +150,10 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let values = Values::new().yaml("a: 1\n").yaml("a: 2\n").set("b", "3");
         let args = values.to_args(dir.path())?;
-        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(args.len(), 6);
         assert_eq!(args[0], "-f");
         assert_eq!(std::fs::read_to_string(&args[1])?, "a: 1\n");

@@ -24,7 +24,10 @@ pub async fn wait_for_statefulset_ready(
     let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let what = format!("StatefulSet {namespace}/{name} to roll out {replicas} Ready replicas");
     poll(&what, timeout, || async {
-        let Some(sts) = api.get_opt(name).await.map_err(ClusterError::api(format!("reading {what}")))?
+        let Some(sts) = api
+            .get_opt(name)
+            .await
+            .map_err(ClusterError::api(format!("reading {what}")))?
         else {
             return Ok(Probe::Pending("not created".into()));
         };
@@ -64,7 +67,9 @@ pub async fn pods_matching(
     let mut pods = api
         .list(&ListParams::default().labels(selector))
         .await
-        .map_err(ClusterError::api(format!("listing pods {selector} in {namespace}")))?
+        .map_err(ClusterError::api(format!(
+            "listing pods {selector} in {namespace}"
+        )))?
         .items;
     pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     Ok(pods)
@@ -93,18 +98,28 @@ pub async fn endpoint_addresses(
     let slices = api
         .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
         .await
-        .map_err(ClusterError::api(format!("listing EndpointSlices of {namespace}/{service}")))?;
+        .map_err(ClusterError::api(format!(
+            "listing EndpointSlices of {namespace}/{service}"
+        )))?;
     let mut by_pod: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
     for endpoint in slices.items.into_iter().flat_map(|s| s.endpoints) {
-        let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(false);
-        let Some(pod) = endpoint.target_ref.and_then(|t| t.name) else { continue };
+        let ready = endpoint
+            .conditions
+            .as_ref()
+            .and_then(|c| c.ready)
+            .unwrap_or(false);
+        let Some(pod) = endpoint.target_ref.and_then(|t| t.name) else {
+            continue;
+        };
         if !ready {
             continue;
         }
-        by_pod
-            .entry(pod)
-            .or_default()
-            .extend(endpoint.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
+        by_pod.entry(pod).or_default().extend(
+            endpoint
+                .addresses
+                .iter()
+                .filter_map(|a| a.parse::<IpAddr>().ok()),
+        );
     }
     Ok(by_pod)
 }
@@ -122,17 +137,28 @@ pub async fn wait_for_claims_bound(
         let mut bound = BTreeMap::new();
         let mut waiting = Vec::new();
         for name in names {
-            let claim = api.get_opt(name).await.map_err(ClusterError::api(format!("reading claim {name}")))?;
-            let phase = claim.as_ref().and_then(|c| c.status.as_ref()?.phase.clone());
+            let claim = api
+                .get_opt(name)
+                .await
+                .map_err(ClusterError::api(format!("reading claim {name}")))?;
+            let phase = claim
+                .as_ref()
+                .and_then(|c| c.status.as_ref()?.phase.clone());
             match (claim, phase.as_deref()) {
                 (Some(claim), Some("Bound")) => {
                     bound.insert(name.clone(), claim);
                 }
                 (None, _) => waiting.push(format!("{name}: missing")),
-                (Some(_), phase) => waiting.push(format!("{name}: {}", phase.unwrap_or("no phase"))),
+                (Some(_), phase) => {
+                    waiting.push(format!("{name}: {}", phase.unwrap_or("no phase")))
+                }
             }
         }
-        Ok(if waiting.is_empty() { Probe::Ready(bound) } else { Probe::Pending(waiting.join(", ")) })
+        Ok(if waiting.is_empty() {
+            Probe::Ready(bound)
+        } else {
+            Probe::Pending(waiting.join(", "))
+        })
     })
     .await
 }
@@ -146,7 +172,10 @@ pub async fn claim_uid_of_pod_volume(
 ) -> Result<(String, String, String), ClusterError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-    let found = pods.get(pod).await.map_err(ClusterError::api(format!("reading pod {pod}")))?;
+    let found = pods
+        .get(pod)
+        .await
+        .map_err(ClusterError::api(format!("reading pod {pod}")))?;
     let claim_name = found
         .spec
         .iter()

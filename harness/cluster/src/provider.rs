@@ -44,7 +44,9 @@ impl FromStr for Provider {
             "local" => Ok(Self::Local),
             "existing" => Ok(Self::Existing),
             "kind" => Ok(Self::Kind),
-            _ => Err(ClusterError::UnknownProvider { value: value.to_owned() }),
+            _ => Err(ClusterError::UnknownProvider {
+                value: value.to_owned(),
+            }),
         }
     }
 }
@@ -70,7 +72,11 @@ mod tests {
 
     #[test]
     fn unknown_provider_error_names_the_value_and_the_choices() {
-        let err = "minikube".parse::<Provider>().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = "minikube"
+            .parse::<Provider>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("\"minikube\""), "{err}");
         assert!(err.contains("local, existing, kind"), "{err}");
     }

@@ -42,8 +42,10 @@ impl TestRelease {
         let helm = cluster.helm()?;
         let chart = chart_dir()?;
         let namespace = namespace_for_test(test);
-        let mut all_labels: BTreeMap<String, String> =
-            labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut all_labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         all_labels.insert("app.kubernetes.io/part-of".into(), "krill-tests".into());
         let object = Namespace {
             metadata: ObjectMeta {
@@ -61,7 +63,13 @@ impl TestRelease {
             .prefix(&format!("{namespace}-"))
             .tempdir()
             .map_err(ClusterError::io("creating a scratch dir for values files"))?;
-        Ok(Self { cluster, helm, chart, namespace, scratch })
+        Ok(Self {
+            cluster,
+            helm,
+            chart,
+            namespace,
+            scratch,
+        })
     }
 
     pub fn namespace(&self) -> &str {
@@ -106,17 +114,42 @@ impl TestRelease {
     }
 
     async fn deploy(&self, verb: &str, values: &Values) -> Result<HelmOutput, HelmError> {
-        self.helm.deploy(verb, Self::NAME, &self.chart, &self.namespace, values, self.scratch.path()).await
+        self.helm
+            .deploy(
+                verb,
+                Self::NAME,
+                &self.chart,
+                &self.namespace,
+                values,
+                self.scratch.path(),
+            )
+            .await
     }
 
     pub async fn uninstall(&self) -> Result<HelmOutput, HelmError> {
-        self.helm.run(["uninstall", Self::NAME, "--namespace", self.namespace.as_str(), "--wait"]).await
+        self.helm
+            .run([
+                "uninstall",
+                Self::NAME,
+                "--namespace",
+                self.namespace.as_str(),
+                "--wait",
+            ])
+            .await
     }
 
     /// `helm test` for this release (needs a cluster whose pods really run).
     pub async fn helm_test(&self) -> Result<HelmOutput, HelmError> {
         self.helm
-            .run(["test", Self::NAME, "--namespace", self.namespace.as_str(), "--logs", "--timeout", "5m"])
+            .run([
+                "test",
+                Self::NAME,
+                "--namespace",
+                self.namespace.as_str(),
+                "--logs",
+                "--timeout",
+                "5m",
+            ])
             .await
     }
 }
@@ -133,7 +166,9 @@ impl Drop for TestRelease {
         // Drop cannot await, and the test's runtime may be shutting down, so cleanup runs to
         // completion on a thread with its own runtime and client.
         let cleanup = std::thread::spawn(move || -> Result<(), std::io::Error> {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(remove_release_and_namespace(helm, config, namespace))
         });
         match cleanup.join() {
@@ -151,10 +186,19 @@ async fn remove_release_and_namespace(
 ) -> Result<(), std::io::Error> {
     // Best effort: the release may never have been installed, or already be gone.
     let _ = helm
-        .run(["uninstall", TestRelease::NAME, "--namespace", namespace.as_str(), "--ignore-not-found"])
+        .run([
+            "uninstall",
+            TestRelease::NAME,
+            "--namespace",
+            namespace.as_str(),
+            "--ignore-not-found",
+        ])
         .await;
     let client = Client::try_from(config).map_err(std::io::Error::other)?;
-    match Api::<Namespace>::all(client).delete(&namespace, &DeleteParams::background()).await {
+    match Api::<Namespace>::all(client)
+        .delete(&namespace, &DeleteParams::background())
+        .await
+    {
         Ok(_) | Err(kube::Error::Api(_)) => Ok(()),
         Err(e) => Err(std::io::Error::other(e)),
     }
@@ -186,7 +230,8 @@ pub fn namespace_for_test(test: &str) -> String {
             slug.push('-');
         }
     }
-    let suffix = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    let suffix =
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
     let suffix = format!("{:05x}", suffix & 0xf_ffff);
     let budget = 63 - "krill-t-".len() - 1 - suffix.len();
     let slug: String = slug.trim_matches('-').chars().take(budget).collect();
@@ -202,9 +247,15 @@ mod tests {
     #[test]
     fn namespace_is_a_dns_label_naming_the_test() {
         let name = namespace_for_test("Upgrade_rolls_ONLY::the changed krill");
-        assert!(name.starts_with("krill-t-upgrade-rolls-only-the-changed-krill-"), "{name}");
+        assert!(
+            name.starts_with("krill-t-upgrade-rolls-only-the-changed-krill-"),
+            "{name}"
+        );
         assert!(name.len() <= 63);
-        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 
     #[test]

@@ -17,32 +17,43 @@ impl Tools {
     pub const ENV: &'static str = "KRILL_TOOLS_PATH";
 
     pub fn from_env() -> Result<Self, ClusterError> {
-        let raw = std::env::var_os(Self::ENV)
-            .ok_or(ClusterError::MissingEnv { var: Self::ENV, hint: TOOLS_HINT })?;
+        let raw = std::env::var_os(Self::ENV).ok_or(ClusterError::MissingEnv {
+            var: Self::ENV,
+            hint: TOOLS_HINT,
+        })?;
         Ok(Self::new(std::env::split_paths(&raw)))
     }
 
     pub fn new(dirs: impl IntoIterator<Item = PathBuf>) -> Self {
-        Self { dirs: dirs.into_iter().filter(|d| !d.as_os_str().is_empty()).collect() }
+        Self {
+            dirs: dirs
+                .into_iter()
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect(),
+        }
     }
 
     /// The first `name` found in the tool dirs.
     pub fn find(&self, name: &str) -> Result<PathBuf, ClusterError> {
-        self.dirs.iter().map(|dir| dir.join(name)).find(|p| is_executable(p)).ok_or_else(|| {
-            ClusterError::MissingTool {
+        self.dirs
+            .iter()
+            .map(|dir| dir.join(name))
+            .find(|p| is_executable(p))
+            .ok_or_else(|| ClusterError::MissingTool {
                 tool: name.to_owned(),
                 searched: std::env::join_paths(&self.dirs)
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 hint: TOOLS_HINT,
-            }
-        })
+            })
     }
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// The chart under test: `KRILL_CHART` if set, else the repository's `charts/krill`.
@@ -64,8 +75,15 @@ mod tests {
 
     #[test]
     fn missing_tool_error_names_the_tool_and_where_it_looked() {
-        let tools = Tools::new([PathBuf::from("/nonexistent/a"), PathBuf::from("/nonexistent/b")]);
-        let err = tools.find("helm").err().map(|e| e.to_string()).unwrap_or_default();
+        let tools = Tools::new([
+            PathBuf::from("/nonexistent/a"),
+            PathBuf::from("/nonexistent/b"),
+        ]);
+        let err = tools
+            .find("helm")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("`helm`"), "{err}");
         assert!(err.contains("/nonexistent/a:/nonexistent/b"), "{err}");
     }

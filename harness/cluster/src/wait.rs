@@ -25,7 +25,11 @@ where
             Probe::Pending(last) => last,
         };
         if started.elapsed() >= timeout {
-            return Err(ClusterError::Timeout { what: what.to_owned(), waited: timeout, last });
+            return Err(ClusterError::Timeout {
+                what: what.to_owned(),
+                waited: timeout,
+                last,
+            });
         }
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_secs(1));
@@ -41,7 +45,11 @@ mod tests {
         let mut calls = 0;
         let value = poll("three calls", Duration::from_secs(5), || {
             calls += 1;
-            let probe = if calls >= 3 { Probe::Ready(calls) } else { Probe::Pending(format!("{calls}")) };
+            let probe = if calls >= 3 {
+                Probe::Ready(calls)
+            } else {
+                Probe::Pending(format!("{calls}"))
+            };
             async move { Ok(probe) }
         })
         .await?;
@@ -58,6 +66,9 @@ mod tests {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-        assert!(err.contains("the moon") && err.contains("still cheese"), "{err}");
+        assert!(
+            err.contains("the moon") && err.contains("still cheese"),
+            "{err}"
+        );
     }
 }

@@ -6,9 +6,9 @@ mod support;
 
 use anyhow::ensure;
 use k8s_openapi::api::core::v1::Node;
+use krill_cluster::{PodRuntime, TestRelease, Values};
 use kube::Api;
 use kube::api::ListParams;
-use krill_cluster::{PodRuntime, TestRelease, Values};
 use rstest::rstest;
 use support::{Fleet, release, wait_for_fleet};
 
@@ -22,16 +22,30 @@ async fn chart_helm_test_passes_where_pods_run_else_runtime_is_reported_simulate
     match release.cluster().pod_runtime().await? {
         PodRuntime::Real => {
             let out = release.helm_test().await?;
-            ensure!(out.stdout.contains("Succeeded"), "helm test did not report success:\n{}", out.stdout);
+            ensure!(
+                out.stdout.contains("Succeeded"),
+                "helm test did not report success:\n{}",
+                out.stdout
+            );
         }
         PodRuntime::Simulated { reason } => {
             eprintln!("NOT RUN: `helm test` (the chart's in-cluster test) was not run: {reason}");
             // The claim must hold: every node really is a kwok node, so no container can start.
-            let nodes = Api::<Node>::all(release.client()).list(&ListParams::default()).await?;
+            let nodes = Api::<Node>::all(release.client())
+                .list(&ListParams::default())
+                .await?;
             ensure!(!nodes.items.is_empty(), "no nodes");
             for node in &nodes.items {
-                let kwok = node.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kwok.x-k8s.io/node"));
-                ensure!(kwok, "node {:?} is not simulated, yet the runtime was reported simulated", node.metadata.name);
+                let kwok = node
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key("kwok.x-k8s.io/node"));
+                ensure!(
+                    kwok,
+                    "node {:?} is not simulated, yet the runtime was reported simulated",
+                    node.metadata.name
+                );
             }
         }
     }

@@ -42,7 +42,11 @@ krills:
     wait_for_endpoints(&release, "krill", &ips).await?;
     for name in &fleet.named {
         let pod = format!("krill-{name}-0");
-        let only: BTreeMap<_, _> = ips.iter().filter(|(p, _)| **p == pod).map(|(p, ip)| (p.clone(), *ip)).collect();
+        let only: BTreeMap<_, _> = ips
+            .iter()
+            .filter(|(p, _)| **p == pod)
+            .map(|(p, ip)| (p.clone(), *ip))
+            .collect();
         wait_for_endpoints(&release, &format!("krill-{name}"), &only).await?;
     }
     check_dns(&release, &fleet, &ips).await

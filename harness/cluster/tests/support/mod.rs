@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{bail, ensure};
 use k8s_openapi::api::core::v1::Pod;
 use krill_cluster::{
-    Cluster, Probe, TestRelease, endpoint_addresses, poll, pods_matching, wait_for_statefulset_ready,
+    Cluster, Probe, TestRelease, endpoint_addresses, pods_matching, poll,
+    wait_for_statefulset_ready,
 };
 use rstest::fixture;
 
@@ -46,7 +47,10 @@ pub struct Fleet {
 
 impl Fleet {
     pub fn new(anonymous: i32, named: &[&str]) -> Self {
-        Self { anonymous, named: named.iter().map(|s| (*s).to_owned()).collect() }
+        Self {
+            anonymous,
+            named: named.iter().map(|s| (*s).to_owned()).collect(),
+        }
     }
 
     /// Pod names the chart's decided shape gives: krill-0..N-1 and krill-<name>-0.
@@ -60,7 +64,10 @@ impl Fleet {
 
 /// Waits for every StatefulSet of `fleet` to roll out, then checks each krill pod is Ready with
 /// an IP. Returns pod name -> pod IP.
-pub async fn wait_for_fleet(release: &TestRelease, fleet: &Fleet) -> anyhow::Result<BTreeMap<String, IpAddr>> {
+pub async fn wait_for_fleet(
+    release: &TestRelease,
+    fleet: &Fleet,
+) -> anyhow::Result<BTreeMap<String, IpAddr>> {
     let client = release.client();
     let ns = release.namespace();
     wait_for_statefulset_ready(&client, ns, "krill", fleet.anonymous, ROLLOUT).await?;
@@ -77,7 +84,11 @@ pub async fn wait_for_fleet(release: &TestRelease, fleet: &Fleet) -> anyhow::Res
         let mut waiting = Vec::new();
         for pod in &pods {
             let name = pod.metadata.name.clone().unwrap_or_default();
-            let ip = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse::<IpAddr>().ok());
+            let ip = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.pod_ip.as_deref())
+                .and_then(|ip| ip.parse::<IpAddr>().ok());
             match ip {
                 Some(ip) if is_ready(pod) && pod.metadata.deletion_timestamp.is_none() => {
                     ips.insert(name, ip);
@@ -89,7 +100,9 @@ pub async fn wait_for_fleet(release: &TestRelease, fleet: &Fleet) -> anyhow::Res
         Ok(if waiting.is_empty() && names == want {
             Probe::Ready(ips)
         } else {
-            Probe::Pending(format!("ready {names:?}, not ready or terminating {waiting:?}"))
+            Probe::Pending(format!(
+                "ready {names:?}, not ready or terminating {waiting:?}"
+            ))
         })
     })
     .await?;
@@ -110,12 +123,22 @@ pub async fn wait_for_endpoints(
     expected: &BTreeMap<String, IpAddr>,
 ) -> anyhow::Result<()> {
     let client = release.client();
-    let want: BTreeMap<String, BTreeSet<IpAddr>> =
-        expected.iter().map(|(pod, ip)| (pod.clone(), BTreeSet::from([*ip]))).collect();
-    let what = format!("EndpointSlices of Service {} to list {:?}", service, want.keys());
+    let want: BTreeMap<String, BTreeSet<IpAddr>> = expected
+        .iter()
+        .map(|(pod, ip)| (pod.clone(), BTreeSet::from([*ip])))
+        .collect();
+    let what = format!(
+        "EndpointSlices of Service {} to list {:?}",
+        service,
+        want.keys()
+    );
     poll(&what, ROLLOUT, || async {
         let got = endpoint_addresses(&client, release.namespace(), service).await?;
-        Ok(if got == want { Probe::Ready(()) } else { Probe::Pending(format!("{got:?}")) })
+        Ok(if got == want {
+            Probe::Ready(())
+        } else {
+            Probe::Pending(format!("{got:?}"))
+        })
     })
     .await?;
     Ok(())
@@ -124,19 +147,40 @@ pub async fn wait_for_endpoints(
 /// The cluster's DNS answers each krill's stable names with its pod IP:
 /// `<pod>.krill.<ns>.svc.cluster.local` for every pod, and `krill-<name>.<ns>.svc.cluster.local`
 /// for every named krill.
-pub async fn check_dns(release: &TestRelease, fleet: &Fleet, ips: &BTreeMap<String, IpAddr>) -> anyhow::Result<()> {
+pub async fn check_dns(
+    release: &TestRelease,
+    fleet: &Fleet,
+    ips: &BTreeMap<String, IpAddr>,
+) -> anyhow::Result<()> {
     let dns = release.cluster().dns()?;
     let ns = release.namespace();
     for (pod, ip) in ips {
-        dns.wait_for(&format!("{pod}.krill.{ns}.svc.cluster.local"), &BTreeSet::from([*ip]), DNS).await?;
+        dns.wait_for(
+            &format!("{pod}.krill.{ns}.svc.cluster.local"),
+            &BTreeSet::from([*ip]),
+            DNS,
+        )
+        .await?;
     }
     for name in &fleet.named {
         let pod = format!("krill-{name}-0");
-        let Some(ip) = ips.get(&pod) else { bail!("no IP for {pod}") };
-        dns.wait_for(&format!("krill-{name}.{ns}.svc.cluster.local"), &BTreeSet::from([*ip]), DNS).await?;
+        let Some(ip) = ips.get(&pod) else {
+            bail!("no IP for {pod}")
+        };
+        dns.wait_for(
+            &format!("krill-{name}.{ns}.svc.cluster.local"),
+            &BTreeSet::from([*ip]),
+            DNS,
+        )
+        .await?;
     }
     // A name that must not exist, so a server answering everything cannot pass.
-    let bogus = dns.lookup(&format!("krill-does-not-exist.{ns}.svc.cluster.local")).await?;
-    ensure!(bogus.is_empty(), "DNS answered a nonexistent krill with {bogus:?}");
+    let bogus = dns
+        .lookup(&format!("krill-does-not-exist.{ns}.svc.cluster.local"))
+        .await?;
+    ensure!(
+        bogus.is_empty(),
+        "DNS answered a nonexistent krill with {bogus:?}"
+    );
     Ok(())
 }
