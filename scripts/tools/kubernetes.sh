@@ -33,7 +33,9 @@ build() {
   done
   for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     log "building $cmd $KUBERNETES_VERSION (cold: several minutes)"
-    (cd "$wrap" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$out/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd")
+    # -mod=mod: the wrapper's go.sum starts with kube-apiserver's closure only; each further
+    # command adds the entries it needs.
+    (cd "$wrap" && CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags "$ld" -o "$out/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd")
   done
   mark_done "$out"
 }
