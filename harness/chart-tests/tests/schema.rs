@@ -13,6 +13,7 @@ use rstest::rstest;
 #[case::negative_replicas(set("replicas=-1"), &["/replicas", "minimum"])]
 #[case::replicas_not_a_number(set("replicas=many"), &["/replicas", "want integer"])]
 #[case::bad_pull_policy(set("image.pullPolicy=Sometimes"), &["/image/pullPolicy", "Always"])]
+#[case::bad_pod_management_policy(set("podManagementPolicy=Random"), &["/podManagementPolicy", "OrderedReady"])]
 #[case::bad_image_tag(set("image.tag=bad tag"), &["/image/tag", "bad tag"])]
 #[case::krill_name_uppercase(yaml("krills:\n  Alice: {}\n"), &["'Alice'", "does not match pattern"])]
 #[case::krill_name_underscore(yaml("krills:\n  my_krill: {}\n"), &["'my_krill'"])]
