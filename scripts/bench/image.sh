@@ -13,10 +13,12 @@ source "$KRILL_ROOT/scripts/image/lib.sh"
 image=${KRILL_IMAGE:-krill:$(workspace_version)}
 runs=${BENCH_RUNS:-3}
 docker image inspect "$image" >/dev/null 2>&1 || die "$image is not built: run scripts/image/build.sh first"
-work=$(mktemp -d); containers=(); volumes=()
+work=$(mktemp -d)
+# start_ready runs in command substitutions (subshells), so what it creates is found by label.
+label="dev.krill.bench=image-$$"
 cleanup() {
-  ((${#containers[@]})) && docker rm -f "${containers[@]}" >/dev/null 2>&1
-  ((${#volumes[@]})) && docker volume rm -f "${volumes[@]}" >/dev/null 2>&1
+  docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1
+  docker volume ls -q --filter "label=$label" | xargs -r docker volume rm -f >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,10 +59,10 @@ chmod -R a+rX "$work"
 # start_ready NAME docker-run-args... -> seconds from `docker run` to /readyz "ready":true
 start_ready() {
   local name=$1; shift
-  local volume="$name-data"; volumes+=("$volume"); containers+=("$name")
-  docker volume create "$volume" >/dev/null
+  local volume="$name-data"
+  docker volume create --label "$label" "$volume" >/dev/null
   local t0; t0=$(now)
-  docker run -d --name "$name" --read-only --cap-drop ALL "${tmpfs[@]}" -v "$volume:/krill/data" \
+  docker run -d --name "$name" --label "$label" --read-only --cap-drop ALL "${tmpfs[@]}" -v "$volume:/krill/data" \
     -p 127.0.0.1::18789 "${envs[@]}" "$@" >/dev/null
   local port; port=$(docker port "$name" 18789/tcp | head -1 | sed 's/.*://')
   for _ in $(seq 1200); do
