@@ -5,8 +5,8 @@
 #
 # Generates workspaces under ${KRILL_BENCH_DIR:-/tmp/krill-claw-bench} (kept between runs),
 # builds the library CLI example in release mode, then times export and import of each tool
-# with /usr/bin/time -v (wall time, peak RSS), best of ${KRILL_BENCH_RUNS:-2} runs each, `sync`
-# before every run. Prints a Markdown table for docs/benchmarks.md.
+# with /usr/bin/time -v (wall time, peak RSS), alternating the two tools, best of
+# ${KRILL_BENCH_RUNS:-2} runs each, `sync` before every run. Prints a Markdown table for docs/benchmarks.md.
 # Not part of the test suite. Needs python3, claw.py (KRILL_CLAW_PY or the submodule), GNU time.
 set -euo pipefail
 
@@ -51,17 +51,26 @@ once() {
   echo "$wall $rss $(echo "$user + $sys" | bc)"
 }
 
-# run <cmd...>: best wall time of $runs runs (with that run's CPU) and the highest peak RSS of
-# all runs. The target of an import is removed between runs.
-run() {
-  local best_wall="" best_cpu="" max_rss=0 w r c i
+# pair <py-cleanup> <krill-cleanup> -- <py cmd...> -- <krill cmd...>
+# Runs the two commands alternately $runs times (the machine is shared: alternating spreads
+# other jobs' load evenly) and prints, per tool, best wall time (with that run's CPU) and the
+# highest peak RSS: "py_wall py_rss py_cpu krill_wall krill_rss krill_cpu".
+pair() {
+  local pc="$1" kc="$2"; shift 3
+  local py=() k=()
+  while [[ "$1" != "--" ]]; do py+=("$1"); shift; done
+  shift
+  k=("$@")
+  local bw=("" "") bc=("" "") mr=(0 0) w r c i t
   for ((i = 0; i < runs; i++)); do
-    rm -rf "${cleanup:-/nonexistent}"
-    read -r w r c < <(once "$@")
-    if [[ -z "$best_wall" ]] || (( $(echo "$w < $best_wall" | bc) )); then best_wall=$w; best_cpu=$c; fi
-    (( r > max_rss )) && max_rss=$r
+    for t in 0 1; do
+      if (( t == 0 )); then rm -rf "$pc"; read -r w r c < <(once "${py[@]}")
+      else rm -rf "$kc"; read -r w r c < <(once "${k[@]}"); fi
+      if [[ -z "${bw[$t]}" ]] || (( $(echo "$w < ${bw[$t]}" | bc) )); then bw[$t]=$w; bc[$t]=$c; fi
+      (( r > mr[t] )) && mr[t]=$r
+    done
   done
-  echo "$best_wall $max_rss $best_cpu"
+  echo "${bw[0]} ${mr[0]} ${bc[0]} ${bw[1]} ${mr[1]} ${bc[1]}"
 }
 
 echo "| workspace | files | input | step | claw.py s | krill s | speed-up | claw.py RSS | krill RSS | krill CPU s | claw.py archive | krill archive | size vs claw.py |"
@@ -79,14 +88,15 @@ for size in "${sizes[@]}"; do
   read_s=$( { /usr/bin/time -f %e sh -c "find '$ws/context' -type f -print0 | xargs -0 cat > /dev/null"; } 2>&1 | tail -1)
   rm -rf "$bench/out-$size" && mkdir -p "$bench/out-$size"
   out="$bench/out-$size"
-  read -r pe_wall pe_rss pe_cpu < <(run python3 "$claw_py" export "$ws" "$out/py.claw")
   extra=()
   [[ -n "$level" ]] && extra=(--level "$level")
-  read -r ke_wall ke_rss ke_cpu < <(KRILL_CLAW_PY="$claw_py" run "$ours" export --no-progress "${extra[@]}" "$ws" "$out/krill.claw")
+  export KRILL_CLAW_PY="$claw_py"
+  read -r pe_wall pe_rss pe_cpu ke_wall ke_rss ke_cpu < <(pair /nonexistent /nonexistent -- \
+    python3 "$claw_py" export "$ws" "$out/py.claw" -- "$ours" export --no-progress "${extra[@]}" "$ws" "$out/krill.claw")
   py_size=$(stat -c %s "$out/py.claw")
   k_size=$(stat -c %s "$out/krill.claw")
-  read -r pi_wall pi_rss pi_cpu < <(cleanup="$out/py-imported" run python3 "$claw_py" import "$out/py.claw" "$out/py-imported")
-  read -r ki_wall ki_rss ki_cpu < <(cleanup="$out/krill-imported" run "$ours" import --no-progress "$out/py.claw" "$out/krill-imported")
+  read -r pi_wall pi_rss pi_cpu ki_wall ki_rss ki_cpu < <(pair "$out/py-imported" "$out/krill-imported" -- \
+    python3 "$claw_py" import "$out/py.claw" "$out/py-imported" -- "$ours" import --no-progress "$out/py.claw" "$out/krill-imported")
   diff -r "$ws/context" "$out/krill-imported/context" >/dev/null || { echo "MISMATCH after import ($size)" >&2; exit 1; }
   # Our own archive must import to the same tree as well.
   "$ours" import --no-progress "$out/krill.claw" "$out/krill-own" >/dev/null
