@@ -30,7 +30,7 @@ run_suite() {
   log "cargo test -p krill-cluster $targets ($label)"
   # --show-output: passing tests' "NOT RUN: ..." notes must reach the log, not vanish.
   local -a target_args=(); read -ra target_args <<<"$targets"   # read -a: no glob expansion
-  if env "$@" cargo test -p krill-cluster "${target_args[@]}" -- --show-output 2>&1 | tee "$out"; then :; fi
+  if env "$@" cargo test --locked --no-fail-fast -p krill-cluster "${target_args[@]}" -- --show-output 2>&1 | tee "$out"; then :; fi
   local p f
   p=$(grep -E '^test result:' "$out" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
   f=$(grep -E '^test result:' "$out" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')

@@ -52,7 +52,7 @@ export KRILL_IMAGE=$image KRILL_TEST_LITELLM_IMAGE=$litellm_image KRILL_TEST_STA
 out=$(mktemp)
 set +e
 # The tests run against this work tree's test code and the image built above.
-(cd "$KRILL_ROOT" && cargo test --locked -p krill-image-tests -- --test-threads="${KRILL_IMAGE_TEST_THREADS:-2}") >"$out" 2>&1
+(cd "$KRILL_ROOT" && cargo test --locked --no-fail-fast -p krill-image-tests -- --test-threads="${KRILL_IMAGE_TEST_THREADS:-2}") >"$out" 2>&1
 status=$?
 set -e
 # Renamed so scripts/dev, which also sums cargo's own "test result:" lines, counts these once.
