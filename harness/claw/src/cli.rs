@@ -84,16 +84,27 @@ pub fn run(args: ClawArgs) -> anyhow::Result<()> {
 
 /// Default output name, as claw.py picks it: `<basename of source>.claw` in the current directory.
 fn default_output(source: &Path) -> anyhow::Result<PathBuf> {
-    let abs = std::path::absolute(source).with_context(|| format!("resolving {}", source.display()))?;
+    let abs =
+        std::path::absolute(source).with_context(|| format!("resolving {}", source.display()))?;
     let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
-    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "context".into());
+    let name = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "context".into());
     Ok(PathBuf::from(format!("{name}.claw")))
 }
 
 /// Runs `krill claw ...`, printing to `out` (tests capture it).
 pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     match args.command {
-        ClawCommand::Export { source_dir, output, threads, level, no_progress, without_claw_py } => {
+        ClawCommand::Export {
+            source_dir,
+            output,
+            threads,
+            level,
+            no_progress,
+            without_claw_py,
+        } => {
             let mut output = match output {
                 Some(o) => o,
                 None => default_output(&source_dir)?,
@@ -103,7 +114,12 @@ pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()
                 s.push(".claw");
                 output = PathBuf::from(s);
             }
-            let mut opts = ExportOptions { threads, level, progress: !no_progress, ..ExportOptions::default() };
+            let mut opts = ExportOptions {
+                threads,
+                level,
+                progress: !no_progress,
+                ..ExportOptions::default()
+            };
             if without_claw_py {
                 opts.claw_py = None;
                 opts.note_missing_claw_py = false;
@@ -113,8 +129,16 @@ pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()
                 eprintln!("krill claw: warning: {w}");
             }
             writeln!(out, "Exported: {}", summary.output.display())?;
-            writeln!(out, "  format:  {} v{}", summary.manifest.format, summary.manifest.version)?;
-            writeln!(out, "  files:   {} context file(s)", summary.manifest.context_files.len())?;
+            writeln!(
+                out,
+                "  format:  {} v{}",
+                summary.manifest.format, summary.manifest.version
+            )?;
+            writeln!(
+                out,
+                "  files:   {} context file(s)",
+                summary.manifest.context_files.len()
+            )?;
             writeln!(
                 out,
                 "  size:    {} bytes read, {} bytes written",
@@ -143,7 +167,13 @@ pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()
                 Some(t) => t,
                 None => std::env::current_dir().context("finding the current directory")?,
             };
-            let opts = ImportOptions { limits, progress: !no_progress, threads, merge, durable: fsync };
+            let opts = ImportOptions {
+                limits,
+                progress: !no_progress,
+                threads,
+                merge,
+                durable: fsync,
+            };
             let summary = import(&claw_file, &target, &opts)?;
             for w in &summary.warnings {
                 eprintln!("krill claw: warning: {w}");
@@ -154,7 +184,12 @@ pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()
                 writeln!(out, "  created: {}", m.created_at)?;
                 writeln!(out, "  files:   {} context file(s)", m.context_files.len())?;
             }
-            writeln!(out, "  into:    {}{}", summary.target.display(), if summary.merged { " (merged)" } else { "" })?;
+            writeln!(
+                out,
+                "  into:    {}{}",
+                summary.target.display(),
+                if summary.merged { " (merged)" } else { "" }
+            )?;
         }
         ClawCommand::Info { claw_file, json } => {
             let report = info(&claw_file)?;

@@ -40,7 +40,9 @@ pub enum ClawError {
     TargetNotADirectory(PathBuf),
 
     /// In merge mode, an archive file would replace a directory (or the other way round).
-    #[error("cannot merge into {target}: {path} is a {existing} in the target but a {incoming} in the archive")]
+    #[error(
+        "cannot merge into {target}: {path} is a {existing} in the target but a {incoming} in the archive"
+    )]
     MergeConflict {
         target: PathBuf,
         path: String,
@@ -114,31 +116,78 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Refusal::*;
         match self {
-            ParentComponent => write!(f, "path contains a `..` component and would escape the target"),
+            ParentComponent => write!(
+                f,
+                "path contains a `..` component and would escape the target"
+            ),
             AbsolutePath => write!(f, "absolute path would escape the target"),
-            Backslash => write!(f, "path contains a backslash (a Windows separator that could escape the target)"),
-            DriveLetter => write!(f, "path starts with a drive letter and would escape the target"),
+            Backslash => write!(
+                f,
+                "path contains a backslash (a Windows separator that could escape the target)"
+            ),
+            DriveLetter => write!(
+                f,
+                "path starts with a drive letter and would escape the target"
+            ),
             EmptyOrDotComponent => write!(f, "path has an empty or `.` component"),
             ControlCharacter => write!(f, "path contains a control character"),
-            NameTooLong { len, limit } => write!(f, "name is {len} bytes long, over the limit of {limit}"),
+            NameTooLong { len, limit } => {
+                write!(f, "name is {len} bytes long, over the limit of {limit}")
+            }
             NotUtf8 { lossy } => write!(f, "name is not valid UTF-8 (shown lossily as {lossy:?})"),
             Symlink => write!(f, "entry is a symbolic link; links are never extracted"),
             SpecialFile { kind } => write!(f, "entry is a {kind}, not a regular file or directory"),
             Duplicate => write!(f, "name appears more than once"),
-            CaseCollision { other } => write!(f, "name differs only in letter case from {other:?} (they would collide on case-insensitive filesystems)"),
-            FileDirectoryClash { other } => write!(f, "path is both a file and a directory (clashes with {other:?})"),
+            CaseCollision { other } => write!(
+                f,
+                "name differs only in letter case from {other:?} (they would collide on case-insensitive filesystems)"
+            ),
+            FileDirectoryClash { other } => write!(
+                f,
+                "path is both a file and a directory (clashes with {other:?})"
+            ),
             DirectoryWithData => write!(f, "directory entry carries data"),
-            TooManyEntries { count, limit } => write!(f, "archive has {count} entries, over the limit of {limit} (raise it with --max-entries)"),
-            TotalTooLarge { total, limit } => write!(f, "archive would extract to {total} bytes, over the limit of {limit} (raise it with --max-total-bytes)"),
-            RatioTooHigh { ratio, limit } => write!(f, "compression ratio {ratio}:1 is over the limit of {limit}:1, a zip bomb sign (raise it with --max-ratio)"),
-            Encrypted => write!(f, "entry is encrypted; encrypted archives are not supported"),
-            UnsupportedMethod(m) => write!(f, "compression method {m} is not supported (only stored and deflate)"),
-            StoredSizeMismatch => write!(f, "stored entry has different compressed and uncompressed sizes"),
-            Overlapping { other } => write!(f, "entry data overlaps entry {other:?} (a zip bomb technique)"),
-            LocalHeaderMismatch { field } => write!(f, "local header disagrees with the central directory on the {field}"),
+            TooManyEntries { count, limit } => write!(
+                f,
+                "archive has {count} entries, over the limit of {limit} (raise it with --max-entries)"
+            ),
+            TotalTooLarge { total, limit } => write!(
+                f,
+                "archive would extract to {total} bytes, over the limit of {limit} (raise it with --max-total-bytes)"
+            ),
+            RatioTooHigh { ratio, limit } => write!(
+                f,
+                "compression ratio {ratio}:1 is over the limit of {limit}:1, a zip bomb sign (raise it with --max-ratio)"
+            ),
+            Encrypted => write!(
+                f,
+                "entry is encrypted; encrypted archives are not supported"
+            ),
+            UnsupportedMethod(m) => write!(
+                f,
+                "compression method {m} is not supported (only stored and deflate)"
+            ),
+            StoredSizeMismatch => write!(
+                f,
+                "stored entry has different compressed and uncompressed sizes"
+            ),
+            Overlapping { other } => write!(
+                f,
+                "entry data overlaps entry {other:?} (a zip bomb technique)"
+            ),
+            LocalHeaderMismatch { field } => write!(
+                f,
+                "local header disagrees with the central directory on the {field}"
+            ),
             DataOutOfBounds => write!(f, "entry data lies outside the archive's data area"),
-            SizeMismatch { declared, actual } => write!(f, "declared size {declared} bytes but the data holds {actual}"),
-            CrcMismatch { declared, actual } => write!(f, "CRC-32 mismatch (declared {declared:08x}, data has {actual:08x}): corrupt data"),
+            SizeMismatch { declared, actual } => write!(
+                f,
+                "declared size {declared} bytes but the data holds {actual}"
+            ),
+            CrcMismatch { declared, actual } => write!(
+                f,
+                "CRC-32 mismatch (declared {declared:08x}, data has {actual:08x}): corrupt data"
+            ),
             BadDeflate { detail } => write!(f, "invalid deflate data: {detail}"),
             Truncated { detail } => write!(f, "archive is truncated: {detail}"),
             Corrupt { detail } => write!(f, "archive is corrupt: {detail}"),

@@ -128,7 +128,10 @@ fn unexportable(path: &Path, reason: impl Into<String>) -> ClawError {
 }
 
 /// Lists what goes under `context/`, sorted, plus warnings for what is skipped.
-fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf, Vec<Item>, Vec<String>), ClawError> {
+fn scan_source(
+    source: &Path,
+    skip_inode: Option<(u64, u64)>,
+) -> Result<(PathBuf, Vec<Item>, Vec<String>), ClawError> {
     let context = source.join("context");
     let (root, top_skip): (&Path, &[&str]) = if context.is_dir() {
         (&context, &[])
@@ -139,12 +142,20 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf
     let mut items = Vec::new();
     let mut dirs = Vec::new();
     let mut warnings = Vec::new();
-    let walker = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).sort_by_file_name();
+    let walker = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name();
     let mut it = walker.into_iter();
     while let Some(entry) = it.next() {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(root).to_path_buf();
-            ClawError::io("reading", path, e.into_io_error().unwrap_or_else(|| io::Error::other("filesystem loop")))
+            ClawError::io(
+                "reading",
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
+            )
         })?;
         let path = entry.path();
         let rel = path.strip_prefix(root).unwrap_or(path);
@@ -155,11 +166,19 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf
             continue;
         }
         let Some(rel_str) = rel.to_str() else {
-            return Err(unexportable(path, "name is not valid UTF-8, which .claw archives cannot carry"));
+            return Err(unexportable(
+                path,
+                "name is not valid UTF-8, which .claw archives cannot carry",
+            ));
         };
         let ft = entry.file_type();
         let meta = entry.metadata().map_err(|e| {
-            ClawError::io("reading metadata of", path, e.into_io_error().unwrap_or_else(|| io::Error::other("metadata")))
+            ClawError::io(
+                "reading metadata of",
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("metadata")),
+            )
         })?;
         let name = format!("context/{rel_str}");
         if ft.is_symlink() {
@@ -170,13 +189,24 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf
             warnings.push(format!("skipped special file {}", path.display()));
             continue;
         }
-        let check = if ft.is_dir() { format!("{name}/") } else { name.clone() };
+        let check = if ft.is_dir() {
+            format!("{name}/")
+        } else {
+            name.clone()
+        };
         if let Err(reason) = check_name(check.as_bytes()) {
-            return Err(unexportable(path, format!("importers would refuse it: {reason}")));
+            return Err(unexportable(
+                path,
+                format!("importers would refuse it: {reason}"),
+            ));
         }
         let item = Item {
             name: name.into(),
-            source: if ft.is_dir() { Source::Dir } else { Source::File },
+            source: if ft.is_dir() {
+                Source::Dir
+            } else {
+                Source::File
+            },
             size: if ft.is_dir() { 0 } else { meta.len() },
             mtime: meta.mtime(),
             mode: meta.mode(),
@@ -184,14 +214,21 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf
         if ft.is_dir() {
             dirs.push(item);
         } else if skip_inode == Some((meta.dev(), meta.ino())) {
-            warnings.push(format!("skipped {} (it is the output archive)", path.display()));
+            warnings.push(format!(
+                "skipped {} (it is the output archive)",
+                path.display()
+            ));
         } else {
             items.push(item);
         }
     }
     // Directories are recorded only when empty; the others are implied by their files.
     let mut parents: HashSet<&str> = HashSet::new();
-    for name in items.iter().map(|i| &*i.name).chain(dirs.iter().map(|d| &*d.name)) {
+    for name in items
+        .iter()
+        .map(|i| &*i.name)
+        .chain(dirs.iter().map(|d| &*d.name))
+    {
         let mut n = name;
         while let Some(pos) = n.rfind('/') {
             n = &n[..pos];
@@ -215,7 +252,9 @@ fn scan_source(source: &Path, skip_inode: Option<(u64, u64)>) -> Result<(PathBuf
         if let Some(other) = lower.insert(key, &item.name) {
             return Err(unexportable(
                 &source.join(&*item.name),
-                format!("its name differs only in letter case from {other:?}; importers refuse such pairs (rename one)"),
+                format!(
+                    "its name differs only in letter case from {other:?}; importers refuse such pairs (rename one)"
+                ),
             ));
         }
     }
@@ -231,26 +270,60 @@ struct Buffers {
 enum Job {
     /// A whole entry; `read_from` set means the worker reads the (small) file itself, so file
     /// reads of the many small files run on every worker, not only on the producer.
-    Whole { seq: u64, item: usize, bufs: Buffers, read_from: Option<PathBuf> },
-    Chunk { seq: u64, item: usize, bufs: Buffers, deflate: bool },
+    Whole {
+        seq: u64,
+        item: usize,
+        bufs: Buffers,
+        read_from: Option<PathBuf>,
+    },
+    Chunk {
+        seq: u64,
+        item: usize,
+        bufs: Buffers,
+        deflate: bool,
+    },
 }
 
 enum Done {
-    Whole { item: usize, method: u16, crc: u32, raw_len: u64, bufs: Buffers, warning: Option<String> },
-    ChunkStart { item: usize, method: u16, size_hint: u64 },
-    Chunk { method: u16, crc: crc32fast::Hasher, raw_len: u64, bufs: Buffers },
-    ChunkEnd { item: usize },
-    Dir { item: usize },
-    Skipped { warning: String, bufs: Option<Buffers> },
+    Whole {
+        item: usize,
+        method: u16,
+        crc: u32,
+        raw_len: u64,
+        bufs: Buffers,
+        warning: Option<String>,
+    },
+    ChunkStart {
+        item: usize,
+        method: u16,
+        size_hint: u64,
+    },
+    Chunk {
+        method: u16,
+        crc: crc32fast::Hasher,
+        raw_len: u64,
+        bufs: Buffers,
+    },
+    ChunkEnd {
+        item: usize,
+    },
+    Dir {
+        item: usize,
+    },
+    Skipped {
+        warning: String,
+        bufs: Option<Buffers>,
+    },
     Failed(ClawError),
 }
 
 /// Whether a file is already compressed (by extension or magic bytes), so deflating it is waste.
 fn looks_compressed(name: &str, head: &[u8]) -> bool {
     const EXTENSIONS: &[&str] = &[
-        "7z", "apk", "avif", "br", "bz2", "claw", "docx", "epub", "flac", "gif", "gz", "heic", "jar", "jpeg", "jpg",
-        "lz", "lz4", "lzma", "m4a", "mkv", "mov", "mp3", "mp4", "odt", "ogg", "opus", "png", "pptx", "rar", "tgz",
-        "txz", "webm", "webp", "whl", "woff", "woff2", "xlsx", "xz", "zip", "zst",
+        "7z", "apk", "avif", "br", "bz2", "claw", "docx", "epub", "flac", "gif", "gz", "heic",
+        "jar", "jpeg", "jpg", "lz", "lz4", "lzma", "m4a", "mkv", "mov", "mp3", "mp4", "odt", "ogg",
+        "opus", "png", "pptx", "rar", "tgz", "txz", "webm", "webp", "whl", "woff", "woff2", "xlsx",
+        "xz", "zip", "zst",
     ];
     if let Some((_, ext)) = name.rsplit_once('.')
         && EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
@@ -258,8 +331,22 @@ fn looks_compressed(name: &str, head: &[u8]) -> bool {
         return true;
     }
     const MAGIC: &[&[u8]] = &[
-        b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"\x89PNG", b"\xff\xd8\xff", b"GIF8",
-        b"7z\xbc\xaf\x27\x1c", b"Rar!", b"OggS", b"fLaC", b"ID3", b"\x04\x22\x4d\x18", b"wOFF", b"wOF2",
+        b"PK\x03\x04",
+        b"\x1f\x8b",
+        b"BZh",
+        b"\xfd7zXZ\x00",
+        b"\x28\xb5\x2f\xfd",
+        b"\x89PNG",
+        b"\xff\xd8\xff",
+        b"GIF8",
+        b"7z\xbc\xaf\x27\x1c",
+        b"Rar!",
+        b"OggS",
+        b"fLaC",
+        b"ID3",
+        b"\x04\x22\x4d\x18",
+        b"wOFF",
+        b"wOF2",
     ];
     MAGIC.iter().any(|m| head.starts_with(m)) || (head.len() >= 12 && &head[4..8] == b"ftyp")
 }
@@ -288,7 +375,12 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
     let mut chunker = Compress::new(Compression::new(u32::from(level.clamp(1, 9))), false);
     for job in jobs {
         let (seq, result) = match job {
-            Job::Whole { seq, item, mut bufs, read_from } => {
+            Job::Whole {
+                seq,
+                item,
+                mut bufs,
+                read_from,
+            } => {
                 let mut warning = None;
                 if let Some(path) = read_from {
                     match read_small_file(&path, &mut bufs.raw) {
@@ -302,14 +394,25 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                            let warning = format!("skipped {} (deleted during export)", path.display());
-                            if done.send((seq, Done::Skipped { warning, bufs: Some(bufs) })).is_err() {
+                            let warning =
+                                format!("skipped {} (deleted during export)", path.display());
+                            if done
+                                .send((
+                                    seq,
+                                    Done::Skipped {
+                                        warning,
+                                        bufs: Some(bufs),
+                                    },
+                                ))
+                                .is_err()
+                            {
                                 return;
                             }
                             continue;
                         }
                         Err(e) => {
-                            let _ = done.send((seq, Done::Failed(ClawError::io("reading", &path, e))));
+                            let _ =
+                                done.send((seq, Done::Failed(ClawError::io("reading", &path, e))));
                             return;
                         }
                     }
@@ -333,19 +436,53 @@ fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level:
                     }
                 }
                 let raw_len = bufs.raw.len() as u64;
-                (seq, Done::Whole { item, method, crc, raw_len, bufs, warning })
+                (
+                    seq,
+                    Done::Whole {
+                        item,
+                        method,
+                        crc,
+                        raw_len,
+                        bufs,
+                        warning,
+                    },
+                )
             }
-            Job::Chunk { seq, item, mut bufs, deflate } => {
+            Job::Chunk {
+                seq,
+                item,
+                mut bufs,
+                deflate,
+            } => {
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(&bufs.raw);
                 let raw_len = bufs.raw.len() as u64;
                 if deflate {
                     match deflate_chunk(&mut chunker, &bufs.raw, &bufs.dict, &mut bufs.out) {
-                        Ok(()) => (seq, Done::Chunk { method: METHOD_DEFLATE, crc, raw_len, bufs }),
-                        Err(e) => (seq, Done::Failed(ClawError::io("compressing", &*items[item].name, e))),
+                        Ok(()) => (
+                            seq,
+                            Done::Chunk {
+                                method: METHOD_DEFLATE,
+                                crc,
+                                raw_len,
+                                bufs,
+                            },
+                        ),
+                        Err(e) => (
+                            seq,
+                            Done::Failed(ClawError::io("compressing", &*items[item].name, e)),
+                        ),
                     }
                 } else {
-                    (seq, Done::Chunk { method: METHOD_STORED, crc, raw_len, bufs })
+                    (
+                        seq,
+                        Done::Chunk {
+                            method: METHOD_STORED,
+                            crc,
+                            raw_len,
+                            bufs,
+                        },
+                    )
                 }
             }
         };
@@ -366,7 +503,8 @@ fn deflate_chunk(c: &mut Compress, raw: &[u8], dict: &[u8], out: &mut Vec<u8>) -
     out.reserve_exact(raw.len() + raw.len() / 16 + 64);
     loop {
         let consumed = c.total_in() as usize;
-        c.compress_vec(&raw[consumed..], out, FlushCompress::Sync).map_err(io::Error::other)?;
+        c.compress_vec(&raw[consumed..], out, FlushCompress::Sync)
+            .map_err(io::Error::other)?;
         if c.total_in() as usize == raw.len() && out.len() < out.capacity() {
             return Ok(());
         }
@@ -431,19 +569,33 @@ impl Producer<'_> {
                     continue;
                 }
                 Source::Memory(bytes) => {
-                    let Ok(mut bufs) = self.tokens.recv() else { return };
+                    let Ok(mut bufs) = self.tokens.recv() else {
+                        return;
+                    };
                     bufs.raw.clear();
                     bufs.raw.extend_from_slice(bytes);
-                    if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs, read_from: None }) {
+                    if !self.send_job(|seq| Job::Whole {
+                        seq,
+                        item: idx,
+                        bufs,
+                        read_from: None,
+                    }) {
                         return;
                     }
                     continue;
                 }
-                Source::File => self.root.join(item.name.strip_prefix("context/").unwrap_or(&item.name)),
+                Source::File => self
+                    .root
+                    .join(item.name.strip_prefix("context/").unwrap_or(&item.name)),
             };
             if item.size < CHUNK as u64 {
                 let Ok(bufs) = self.tokens.recv() else { return };
-                if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs, read_from: Some(path) }) {
+                if !self.send_job(|seq| Job::Whole {
+                    seq,
+                    item: idx,
+                    bufs,
+                    read_from: Some(path),
+                }) {
                     return;
                 }
                 continue;
@@ -453,7 +605,10 @@ impl Producer<'_> {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     let warning = format!("skipped {} (deleted during export)", path.display());
-                    if !self.send_done(Done::Skipped { warning, bufs: None }) {
+                    if !self.send_done(Done::Skipped {
+                        warning,
+                        bufs: None,
+                    }) {
                         return;
                     }
                     continue;
@@ -463,22 +618,37 @@ impl Producer<'_> {
                     return;
                 }
             };
-            let Ok(mut bufs) = self.tokens.recv() else { return };
+            let Ok(mut bufs) = self.tokens.recv() else {
+                return;
+            };
             if let Err(e) = fill(&mut file, &mut bufs.raw, CHUNK) {
                 self.send_done(Done::Failed(ClawError::io("reading", path, e)));
                 return;
             }
             if bufs.raw.len() < CHUNK {
-                if !self.send_job(|seq| Job::Whole { seq, item: idx, bufs, read_from: None }) {
+                if !self.send_job(|seq| Job::Whole {
+                    seq,
+                    item: idx,
+                    bufs,
+                    read_from: None,
+                }) {
                     return;
                 }
                 continue;
             }
             // Large file: decide once whether to deflate, then stream it in chunks.
-            let deflate =
-                !looks_compressed(&item.name, &bufs.raw) && sample_compresses(&mut fast, &bufs.raw, &mut sample_buf);
-            let method = if deflate { METHOD_DEFLATE } else { METHOD_STORED };
-            if !self.send_done(Done::ChunkStart { item: idx, method, size_hint: item.size }) {
+            let deflate = !looks_compressed(&item.name, &bufs.raw)
+                && sample_compresses(&mut fast, &bufs.raw, &mut sample_buf);
+            let method = if deflate {
+                METHOD_DEFLATE
+            } else {
+                METHOD_STORED
+            };
+            if !self.send_done(Done::ChunkStart {
+                item: idx,
+                method,
+                size_hint: item.size,
+            }) {
                 return;
             }
             tail.clear();
@@ -489,7 +659,12 @@ impl Producer<'_> {
                     tail.clear();
                     tail.extend_from_slice(&bufs.raw[bufs.raw.len().saturating_sub(DICT)..]);
                 }
-                if !self.send_job(|seq| Job::Chunk { seq, item: idx, bufs, deflate }) {
+                if !self.send_job(|seq| Job::Chunk {
+                    seq,
+                    item: idx,
+                    bufs,
+                    deflate,
+                }) {
                     return;
                 }
                 let Ok(next) = self.tokens.recv() else { return };
@@ -514,7 +689,11 @@ impl Producer<'_> {
 
 /// Writes `source_dir` as a `.claw` archive at exactly `output` (no extension added: that is
 /// the CLI's job). The archive appears under its final name only when complete and synced.
-pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<ExportSummary, ClawError> {
+pub fn export(
+    source_dir: &Path,
+    output: &Path,
+    opts: &ExportOptions,
+) -> Result<ExportSummary, ClawError> {
     if !source_dir.is_dir() {
         return Err(ClawError::SourceNotADirectory(source_dir.to_path_buf()));
     }
@@ -571,7 +750,9 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
     items.extend(context_items);
 
     let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     };
     let total_bytes: u64 = items.iter().map(|i| i.size).sum();
@@ -582,7 +763,10 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
         .suffix(".tmp")
         .tempfile_in(&out_dir)
         .map_err(|e| ClawError::io("creating a temporary file in", &out_dir, e))?;
-    let file = tmp.as_file().try_clone().map_err(|e| ClawError::io("opening", tmp.path(), e))?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| ClawError::io("opening", tmp.path(), e))?;
     let mut zip = ZipWriter::new(file);
     let tmp_path = tmp.path().to_path_buf();
     let wio = |e: io::Error| ClawError::io("writing", &tmp_path, e);
@@ -592,7 +776,11 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
     let in_flight = threads + 2;
     let (token_tx, token_rx) = bounded::<Buffers>(in_flight);
     for _ in 0..in_flight {
-        let _ = token_tx.send(Buffers { raw: Vec::new(), out: Vec::new(), dict: Vec::new() });
+        let _ = token_tx.send(Buffers {
+            raw: Vec::new(),
+            out: Vec::new(),
+            dict: Vec::new(),
+        });
     }
     let (job_tx, job_rx) = bounded::<Job>(in_flight);
     let (done_tx, done_rx) = unbounded::<(u64, Done)>();
@@ -600,7 +788,11 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
     let mut context_files = Vec::new();
     let mut stored_entries = 0u64;
     let mut bytes_read = 0u64;
-    let meta_of = |item: &Item| EntryMeta { name: item.name.clone(), mtime: item.mtime, mode: item.mode };
+    let meta_of = |item: &Item| EntryMeta {
+        name: item.name.clone(),
+        mtime: item.mtime,
+        mode: item.mode,
+    };
 
     let mut entries = 0u64;
     let result: Result<(), ClawError> = std::thread::scope(|s| {
@@ -614,7 +806,14 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
             let level = opts.level;
             s.spawn(move || worker(rx, tx, items, level));
         }
-        let producer = Producer { items, root: &root, jobs: job_tx, done: done_tx, tokens: token_rx, seq: 0 };
+        let producer = Producer {
+            items,
+            root: &root,
+            jobs: job_tx,
+            done: done_tx,
+            tokens: token_rx,
+            seq: 0,
+        };
         s.spawn(move || producer.run());
         drop(job_rx);
 
@@ -627,10 +826,22 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
             while let Some(d) = pending.remove(&next) {
                 next += 1;
                 match d {
-                    Done::Whole { item, method, crc, raw_len, bufs, warning } => {
+                    Done::Whole {
+                        item,
+                        method,
+                        crc,
+                        raw_len,
+                        bufs,
+                        warning,
+                    } => {
                         warnings.extend(warning);
-                        let data = if method == METHOD_DEFLATE { &bufs.out } else { &bufs.raw };
-                        zip.add_entry(meta_of(&items[item]), method, crc, raw_len, data).map_err(wio)?;
+                        let data = if method == METHOD_DEFLATE {
+                            &bufs.out
+                        } else {
+                            &bufs.raw
+                        };
+                        zip.add_entry(meta_of(&items[item]), method, crc, raw_len, data)
+                            .map_err(wio)?;
                         entries += 1;
                         if method == METHOD_STORED {
                             stored_entries += 1;
@@ -642,12 +853,26 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                         progress.advance(raw_len);
                         let _ = token_tx.send(bufs);
                     }
-                    Done::ChunkStart { item, method, size_hint } => {
-                        zip.begin_entry(meta_of(&items[item]), method, size_hint).map_err(wio)?;
+                    Done::ChunkStart {
+                        item,
+                        method,
+                        size_hint,
+                    } => {
+                        zip.begin_entry(meta_of(&items[item]), method, size_hint)
+                            .map_err(wio)?;
                         open = Some((crc32fast::Hasher::new(), 0, 0, method));
                     }
-                    Done::Chunk { method, crc, raw_len, bufs } => {
-                        let data = if method == METHOD_DEFLATE { &bufs.out } else { &bufs.raw };
+                    Done::Chunk {
+                        method,
+                        crc,
+                        raw_len,
+                        bufs,
+                    } => {
+                        let data = if method == METHOD_DEFLATE {
+                            &bufs.out
+                        } else {
+                            &bufs.raw
+                        };
                         zip.write_data(data).map_err(wio)?;
                         if let Some((h, c, u, _)) = open.as_mut() {
                             h.combine(&crc);
@@ -660,7 +885,10 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                     }
                     Done::ChunkEnd { item } => {
                         let Some((h, mut c, u, method)) = open.take() else {
-                            return Err(unexportable(Path::new(&*items[item].name), "internal: chunk end without start"));
+                            return Err(unexportable(
+                                Path::new(&*items[item].name),
+                                "internal: chunk end without start",
+                            ));
                         };
                         if method == METHOD_DEFLATE {
                             // Empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, EOB.
@@ -673,10 +901,15 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
                         entries += 1;
                         context_files.push(items[item].name.to_string());
                         // The producer kept one buffer to discover end of file; replace it.
-                        let _ = token_tx.send(Buffers { raw: Vec::new(), out: Vec::new(), dict: Vec::new() });
+                        let _ = token_tx.send(Buffers {
+                            raw: Vec::new(),
+                            out: Vec::new(),
+                            dict: Vec::new(),
+                        });
                     }
                     Done::Dir { item } => {
-                        zip.add_entry(meta_of(&items[item]), METHOD_STORED, 0, 0, &[]).map_err(wio)?;
+                        zip.add_entry(meta_of(&items[item]), METHOD_STORED, 0, 0, &[])
+                            .map_err(wio)?;
                         entries += 1;
                     }
                     Done::Skipped { warning, bufs } => {
@@ -699,13 +932,27 @@ pub fn export(source_dir: &Path, output: &Path, opts: &ExportOptions) -> Result<
     let json = manifest.to_json();
     let mut deflater = Compressor::new(CompressionLvl::default());
     let mut packed = vec![0u8; deflater.deflate_compress_bound(json.len())];
-    let n = deflater
-        .deflate_compress(&json, &mut packed)
-        .map_err(|e| ClawError::io("compressing", "manifest.json", io::Error::other(e.to_string())))?;
+    let n = deflater.deflate_compress(&json, &mut packed).map_err(|e| {
+        ClawError::io(
+            "compressing",
+            "manifest.json",
+            io::Error::other(e.to_string()),
+        )
+    })?;
     packed.truncate(n);
-    let manifest_meta = EntryMeta { name: Arc::from("manifest.json"), mtime: now, mode: 0o100644 };
-    zip.add_entry(manifest_meta, METHOD_DEFLATE, crc32fast::hash(&json), json.len() as u64, &packed)
-        .map_err(wio)?;
+    let manifest_meta = EntryMeta {
+        name: Arc::from("manifest.json"),
+        mtime: now,
+        mode: 0o100644,
+    };
+    zip.add_entry(
+        manifest_meta,
+        METHOD_DEFLATE,
+        crc32fast::hash(&json),
+        json.len() as u64,
+        &packed,
+    )
+    .map_err(wio)?;
     entries += 1;
 
     let (file, archive_bytes) = zip.finish().map_err(wio)?;
@@ -744,7 +991,9 @@ mod tests {
 
     #[test]
     fn chunks_concatenate_into_one_valid_stream() {
-        let text: Vec<u8> = (0..3 * CHUNK + 123).map(|i| b"lorem ipsum dolor "[i % 18] ^ (i / 7919) as u8).collect();
+        let text: Vec<u8> = (0..3 * CHUNK + 123)
+            .map(|i| b"lorem ipsum dolor "[i % 18] ^ (i / 7919) as u8)
+            .collect();
         let mut stream = Vec::new();
         let mut out = Vec::new();
         let mut dict: &[u8] = &[];
@@ -756,7 +1005,9 @@ mod tests {
         }
         stream.extend_from_slice(&[0x03, 0x00]);
         let mut back = Vec::new();
-        flate2::read::DeflateDecoder::new(&stream[..]).read_to_end(&mut back).expect("inflate");
+        flate2::read::DeflateDecoder::new(&stream[..])
+            .read_to_end(&mut back)
+            .expect("inflate");
         assert_eq!(back, text);
     }
 }

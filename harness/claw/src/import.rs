@@ -78,29 +78,48 @@ pub struct ArchiveInfo {
 
 fn open_archive(archive: &Path) -> Result<File, ClawError> {
     let file = File::open(archive).map_err(|e| ClawError::io("opening", archive, e))?;
-    let meta = file.metadata().map_err(|e| ClawError::io("reading metadata of", archive, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| ClawError::io("reading metadata of", archive, e))?;
     if !meta.is_file() {
-        return Err(ClawError::io("opening", archive, io::Error::other("not a regular file")));
+        return Err(ClawError::io(
+            "opening",
+            archive,
+            io::Error::other("not a regular file"),
+        ));
     }
     Ok(file)
 }
 
-fn load_manifest<R: ReadAt + ?Sized>(src: &R, archive: &Path, entries: &[Entry]) -> Result<Option<Manifest>, ClawError> {
-    let Some(entry) = entries.iter().find(|e| e.path == "manifest.json" && !e.is_dir) else {
+fn load_manifest<R: ReadAt + ?Sized>(
+    src: &R,
+    archive: &Path,
+    entries: &[Entry],
+) -> Result<Option<Manifest>, ClawError> {
+    let Some(entry) = entries
+        .iter()
+        .find(|e| e.path == "manifest.json" && !e.is_dir)
+    else {
         return Ok(None);
     };
     let bytes = read::read_small(src, archive, entry, 64 << 20)?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| ClawError::Manifest {
-        archive: archive.to_path_buf(),
-        detail: format!("not a valid manifest: {e}"),
-    })
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ClawError::Manifest {
+            archive: archive.to_path_buf(),
+            detail: format!("not a valid manifest: {e}"),
+        })
 }
 
 fn entry_infos(entries: &[Entry]) -> Vec<EntryInfo> {
     let mut out: Vec<EntryInfo> = entries
         .iter()
         .map(|e| EntryInfo {
-            name: if e.is_dir { format!("{}/", e.path) } else { e.path.clone() },
+            name: if e.is_dir {
+                format!("{}/", e.path)
+            } else {
+                e.path.clone()
+            },
             size: e.uncompressed,
             compressed_size: e.compressed,
         })
@@ -115,7 +134,11 @@ pub fn info(archive: &Path) -> Result<ArchiveInfo, ClawError> {
     let file = open_archive(archive)?;
     let entries = read::scan(&file, archive, &Limits::unlimited())?;
     let manifest = load_manifest(&file, archive, &entries)?;
-    Ok(ArchiveInfo { archive: archive.to_path_buf(), manifest, entries: entry_infos(&entries) })
+    Ok(ArchiveInfo {
+        archive: archive.to_path_buf(),
+        manifest,
+        entries: entry_infos(&entries),
+    })
 }
 
 /// Fully checks an in-memory archive: structure, limits, and every entry's data (decompressed
@@ -129,7 +152,11 @@ pub fn verify_bytes(bytes: &[u8], limits: &Limits) -> Result<ArchiveInfo, ClawEr
             .map_err(|e| read::extract_err(name, &entry.path, e))?;
     }
     let manifest = load_manifest(bytes, name, &entries)?;
-    Ok(ArchiveInfo { archive: name.to_path_buf(), manifest, entries: entry_infos(&entries) })
+    Ok(ArchiveInfo {
+        archive: name.to_path_buf(),
+        manifest,
+        entries: entry_infos(&entries),
+    })
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, ClawError> {
@@ -144,23 +171,29 @@ fn is_empty_dir(path: &Path) -> Result<bool, ClawError> {
 /// Extracts `archive` into `target_dir`. See docs/claw.md for the exact semantics:
 /// missing or empty target -> atomic rename of a fully extracted staging directory;
 /// non-empty target -> refused unless `opts.merge`.
-pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result<ImportSummary, ClawError> {
+pub fn import(
+    archive: &Path,
+    target_dir: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportSummary, ClawError> {
     let file = open_archive(archive)?;
     let entries = read::scan(&file, archive, &opts.limits)?;
     let manifest = load_manifest(&file, archive, &entries)?;
     let mut warnings = Vec::new();
     match &manifest {
         None => warnings.push("archive has no manifest.json".to_owned()),
-        Some(m) if m.format != FORMAT_NAME => {
-            warnings.push(format!("manifest format is {:?}, expected {FORMAT_NAME:?}", m.format))
-        }
+        Some(m) if m.format != FORMAT_NAME => warnings.push(format!(
+            "manifest format is {:?}, expected {FORMAT_NAME:?}",
+            m.format
+        )),
         Some(_) => {}
     }
 
     let mut target = absolute(target_dir)?;
     let existed = match fs::metadata(&target) {
         Ok(m) if m.is_dir() => {
-            target = fs::canonicalize(&target).map_err(|e| ClawError::io("resolving", &target, e))?;
+            target =
+                fs::canonicalize(&target).map_err(|e| ClawError::io("resolving", &target, e))?;
             true
         }
         Ok(_) => return Err(ClawError::TargetNotADirectory(target)),
@@ -171,8 +204,14 @@ pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result
     if existed && !empty && !opts.merge {
         return Err(ClawError::TargetNotEmpty(target));
     }
-    let parent = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-    let base = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "root".into());
+    let parent = target
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let base = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".into());
     fs::create_dir_all(&parent).map_err(|e| ClawError::io("creating", &parent, e))?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{base}.claw-import-"))
@@ -203,7 +242,9 @@ pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result
     let bytes: u64 = files.iter().map(|e| e.uncompressed).sum();
     let progress = Progress::new(opts.progress, bytes, "unpacking");
     let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     }
     .min(files.len().max(1));
@@ -219,7 +260,15 @@ pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result
                     if i >= files.len() || abort.load(Ordering::Relaxed) {
                         return;
                     }
-                    if let Err(e) = extract_one(&file, archive, files[i], &stage, opts.durable, &mut scratch, &progress) {
+                    if let Err(e) = extract_one(
+                        &file,
+                        archive,
+                        files[i],
+                        &stage,
+                        opts.durable,
+                        &mut scratch,
+                        &progress,
+                    ) {
                         abort.store(true, Ordering::Relaxed);
                         let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
                         slot.get_or_insert(e);
@@ -235,17 +284,23 @@ pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result
     progress.finish();
     if opts.durable {
         for d in dirs.iter().map(|d| stage.join(d)).chain([stage.clone()]) {
-            File::open(&d).and_then(|f| f.sync_all()).map_err(|e| ClawError::io("syncing", &d, e))?;
+            File::open(&d)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| ClawError::io("syncing", &d, e))?;
         }
     }
 
-    let cwd = std::env::current_dir().ok().and_then(|c| fs::canonicalize(c).ok());
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| fs::canonicalize(c).ok());
     let merged = existed && !empty;
     if !existed || (empty && cwd.as_deref() != Some(target.as_path())) {
         // rename(2) replaces an empty directory atomically. The staging directory was created
         // private (0700); give the result the mode of the directory it replaces, or 0755.
         let mode = if existed {
-            fs::metadata(&target).map(|m| m.permissions().mode()).unwrap_or(0o755)
+            fs::metadata(&target)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0o755)
         } else {
             0o755
         };
@@ -262,7 +317,9 @@ pub fn import(archive: &Path, target_dir: &Path, opts: &ImportOptions) -> Result
         move_into(&stage, &target, &entries)?;
     }
     if opts.durable {
-        File::open(&parent).and_then(|f| f.sync_all()).map_err(|e| ClawError::io("syncing", &parent, e))?;
+        File::open(&parent)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| ClawError::io("syncing", &parent, e))?;
     }
     Ok(ImportSummary {
         target,
@@ -296,7 +353,8 @@ fn extract_one(
         other => read::extract_err(archive, &entry.path, other),
     })?;
     if durable {
-        out.sync_all().map_err(|e| ClawError::io("syncing", &path, e))?;
+        out.sync_all()
+            .map_err(|e| ClawError::io("syncing", &path, e))?;
     }
     Ok(())
 }

@@ -20,7 +20,11 @@ mod zipfmt;
 pub mod cli;
 
 pub use error::{ClawError, Refusal};
-pub use export::{DEFAULT_LEVEL, ExportOptions, ExportSummary, GENERATED_NAMES, export, locate_claw_py};
-pub use import::{ArchiveInfo, EntryInfo, ImportOptions, ImportSummary, import, info, verify_bytes};
+pub use export::{
+    DEFAULT_LEVEL, ExportOptions, ExportSummary, GENERATED_NAMES, export, locate_claw_py,
+};
+pub use import::{
+    ArchiveInfo, EntryInfo, ImportOptions, ImportSummary, import, info, verify_bytes,
+};
 pub use limits::{Limits, parse_size};
 pub use manifest::{FORMAT_NAME, FORMAT_VERSION, Manifest};

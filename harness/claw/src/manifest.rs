@@ -60,7 +60,11 @@ mod tests {
     #[test]
     fn created_at_has_python_isoformat_shape() {
         let stamp = now_iso8601();
-        assert_eq!(stamp.len(), "2026-11-24T08:41:41.123456+00:00".len(), "{stamp}");
+        assert_eq!(
+            stamp.len(),
+            "2026-11-24T08:41:41.123456+00:00".len(),
+            "{stamp}"
+        );
         assert!(stamp.ends_with("+00:00"), "{stamp}");
         assert_eq!(&stamp[10..11], "T");
     }
@@ -69,18 +73,28 @@ mod tests {
     fn json_keeps_claw_py_field_order_and_unicode() {
         let m = Manifest::new("test", vec!["context/ünï.md".into()]);
         let text = String::from_utf8(m.to_json()).expect("utf8");
-        let order: Vec<usize> = ["\"format\"", "\"version\"", "\"created_at\"", "\"generated_by\"", "\"context_files\""]
-            .iter()
-            .map(|k| text.find(k).expect(k))
-            .collect();
+        let order: Vec<usize> = [
+            "\"format\"",
+            "\"version\"",
+            "\"created_at\"",
+            "\"generated_by\"",
+            "\"context_files\"",
+        ]
+        .iter()
+        .map(|k| text.find(k).expect(k))
+        .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
-        assert!(text.contains("ünï"), "non-ASCII must not be escaped: {text}");
+        assert!(
+            text.contains("ünï"),
+            "non-ASCII must not be escaped: {text}"
+        );
         assert!(text.contains("\n  \"format\""), "two-space indent: {text}");
     }
 
     #[test]
     fn lenient_about_missing_fields() {
-        let m: Manifest = serde_json::from_str(r#"{"format":"openclaw-context","extra":1}"#).expect("parse");
+        let m: Manifest =
+            serde_json::from_str(r#"{"format":"openclaw-context","extra":1}"#).expect("parse");
         assert_eq!(m.format, FORMAT_NAME);
         assert!(m.context_files.is_empty());
     }

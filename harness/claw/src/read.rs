@@ -101,10 +101,21 @@ enum Kind {
 }
 
 /// Reads and checks the whole central directory and every local header.
-pub(crate) fn scan<R: ReadAt + ?Sized>(src: &R, archive: &Path, limits: &Limits) -> Result<Vec<Entry>, ClawError> {
+pub(crate) fn scan<R: ReadAt + ?Sized>(
+    src: &R,
+    archive: &Path,
+    limits: &Limits,
+) -> Result<Vec<Entry>, ClawError> {
     let cd = zipfmt::locate_central_directory(src).map_err(|e| parse_err(archive, None, e))?;
     if cd.count > limits.max_entries {
-        return Err(refuse(archive, None, Refusal::TooManyEntries { count: cd.count, limit: limits.max_entries }));
+        return Err(refuse(
+            archive,
+            None,
+            Refusal::TooManyEntries {
+                count: cd.count,
+                limit: limits.max_entries,
+            },
+        ));
     }
     let raw = zipfmt::read_central_entries(src, &cd).map_err(|e| parse_err(archive, None, e))?;
 
@@ -118,7 +129,9 @@ pub(crate) fn scan<R: ReadAt + ?Sized>(src: &R, archive: &Path, limits: &Limits)
         let lossy = String::from_utf8_lossy(&ce.raw_name).into_owned();
         let fail = |reason| refuse(archive, Some(&lossy), reason);
         let (path, named_dir) = check_name(&ce.raw_name).map_err(fail)?;
-        if ce.flags & (zipfmt::FLAG_ENCRYPTED | zipfmt::FLAG_STRONG_ENCRYPTION | zipfmt::FLAG_MASKED_HEADER) != 0
+        if ce.flags
+            & (zipfmt::FLAG_ENCRYPTED | zipfmt::FLAG_STRONG_ENCRYPTION | zipfmt::FLAG_MASKED_HEADER)
+            != 0
             || ce.method == 99
         {
             return Err(fail(Refusal::Encrypted));
@@ -127,30 +140,56 @@ pub(crate) fn scan<R: ReadAt + ?Sized>(src: &R, archive: &Path, limits: &Limits)
             return Err(fail(Refusal::UnsupportedMethod(ce.method)));
         }
         if ce.disk_start != 0 {
-            return Err(fail(Refusal::Corrupt { detail: "entry claims to start on another volume".into() }));
+            return Err(fail(Refusal::Corrupt {
+                detail: "entry claims to start on another volume".into(),
+            }));
         }
         let host = ce.made_by >> 8;
-        let unix_mode = if host == 3 || host == 19 { ce.external_attr >> 16 } else { 0 };
+        let unix_mode = if host == 3 || host == 19 {
+            ce.external_attr >> 16
+        } else {
+            0
+        };
         let is_dir = match unix_mode & 0o170000 {
             0 => named_dir,
             0o100000 => {
                 if named_dir {
-                    return Err(fail(Refusal::Corrupt { detail: "regular-file mode on a directory name".into() }));
+                    return Err(fail(Refusal::Corrupt {
+                        detail: "regular-file mode on a directory name".into(),
+                    }));
                 }
                 false
             }
             0o040000 => {
                 if !named_dir {
-                    return Err(fail(Refusal::Corrupt { detail: "directory mode on a name without a trailing slash".into() }));
+                    return Err(fail(Refusal::Corrupt {
+                        detail: "directory mode on a name without a trailing slash".into(),
+                    }));
                 }
                 true
             }
             0o120000 => return Err(fail(Refusal::Symlink)),
-            0o010000 => return Err(fail(Refusal::SpecialFile { kind: "named pipe (FIFO)" })),
-            0o020000 => return Err(fail(Refusal::SpecialFile { kind: "character device" })),
-            0o060000 => return Err(fail(Refusal::SpecialFile { kind: "block device" })),
+            0o010000 => {
+                return Err(fail(Refusal::SpecialFile {
+                    kind: "named pipe (FIFO)",
+                }));
+            }
+            0o020000 => {
+                return Err(fail(Refusal::SpecialFile {
+                    kind: "character device",
+                }));
+            }
+            0o060000 => {
+                return Err(fail(Refusal::SpecialFile {
+                    kind: "block device",
+                }));
+            }
             0o140000 => return Err(fail(Refusal::SpecialFile { kind: "socket" })),
-            _ => return Err(fail(Refusal::SpecialFile { kind: "file of unknown type" })),
+            _ => {
+                return Err(fail(Refusal::SpecialFile {
+                    kind: "file of unknown type",
+                }));
+            }
         };
         if is_dir && (ce.uncompressed != 0 || ce.compressed > 2) {
             return Err(fail(Refusal::DirectoryWithData));
@@ -167,10 +206,14 @@ pub(crate) fn scan<R: ReadAt + ?Sized>(src: &R, archive: &Path, limits: &Limits)
                     seen.insert(key, (p.to_owned(), kind));
                     Ok(())
                 }
-                Some((orig, _)) if orig != p => Err(fail(Refusal::CaseCollision { other: orig.clone() })),
+                Some((orig, _)) if orig != p => Err(fail(Refusal::CaseCollision {
+                    other: orig.clone(),
+                })),
                 Some((_, Kind::Dir)) if kind == Kind::Dir => Ok(()),
                 Some((_, Kind::File)) if kind == Kind::File => Err(fail(Refusal::Duplicate)),
-                Some((orig, _)) => Err(fail(Refusal::FileDirectoryClash { other: orig.clone() })),
+                Some((orig, _)) => Err(fail(Refusal::FileDirectoryClash {
+                    other: orig.clone(),
+                })),
             }
         };
         let mut idx = 0;
@@ -185,12 +228,18 @@ pub(crate) fn scan<R: ReadAt + ?Sized>(src: &R, archive: &Path, limits: &Limits)
         }
         total = total.saturating_add(ce.uncompressed);
         if total > limits.max_total_bytes {
-            return Err(fail(Refusal::TotalTooLarge { total, limit: limits.max_total_bytes }));
+            return Err(fail(Refusal::TotalTooLarge {
+                total,
+                limit: limits.max_total_bytes,
+            }));
         }
         if ce.uncompressed >= limits.ratio_min_bytes {
             let ratio = ce.uncompressed / ce.compressed.max(1);
             if ratio > limits.max_ratio {
-                return Err(fail(Refusal::RatioTooHigh { ratio, limit: limits.max_ratio }));
+                return Err(fail(Refusal::RatioTooHigh {
+                    ratio,
+                    limit: limits.max_ratio,
+                }));
             }
         }
         entries.push(Entry {
@@ -216,14 +265,19 @@ pub(crate) fn scan<R: ReadAt + ?Sized>(src: &R, archive: &Path, limits: &Limits)
         let name = entries[i].path.clone();
         let fail = |reason| refuse(archive, Some(&name), reason);
         if ce.local_offset < prev_end {
-            return Err(fail(Refusal::Overlapping { other: prev_name.unwrap_or("").to_owned() }));
+            return Err(fail(Refusal::Overlapping {
+                other: prev_name.unwrap_or("").to_owned(),
+            }));
         }
-        let lh = zipfmt::read_local_header(src, ce.local_offset).map_err(|e| parse_err(archive, Some(&name), e))?;
+        let lh = zipfmt::read_local_header(src, ce.local_offset)
+            .map_err(|e| parse_err(archive, Some(&name), e))?;
         if lh.raw_name != ce.raw_name {
             return Err(fail(Refusal::LocalHeaderMismatch { field: "name" }));
         }
         if lh.method != ce.method {
-            return Err(fail(Refusal::LocalHeaderMismatch { field: "compression method" }));
+            return Err(fail(Refusal::LocalHeaderMismatch {
+                field: "compression method",
+            }));
         }
         if lh.flags & (zipfmt::FLAG_ENCRYPTED | zipfmt::FLAG_STRONG_ENCRYPTION) != 0 {
             return Err(fail(Refusal::Encrypted));
@@ -285,11 +339,18 @@ pub(crate) fn extract<R: ReadAt + ?Sized, W: Write>(
 ) -> Result<u64, ExtractError> {
     let mut hasher = crc32fast::Hasher::new();
     let declared = entry.uncompressed;
-    if entry.method == zipfmt::METHOD_DEFLATE && declared <= WHOLE_ENTRY_MAX && entry.compressed <= 2 * WHOLE_ENTRY_MAX {
+    if entry.method == zipfmt::METHOD_DEFLATE
+        && declared <= WHOLE_ENTRY_MAX
+        && entry.compressed <= 2 * WHOLE_ENTRY_MAX
+    {
         scratch.input.resize(entry.compressed as usize, 0);
-        src.read_exact_at(&mut scratch.input, entry.data_offset).map_err(ExtractError::Read)?;
+        src.read_exact_at(&mut scratch.input, entry.data_offset)
+            .map_err(ExtractError::Read)?;
         scratch.output.resize(declared as usize, 0);
-        let n = match scratch.inflater.deflate_decompress(&scratch.input, &mut scratch.output) {
+        let n = match scratch
+            .inflater
+            .deflate_decompress(&scratch.input, &mut scratch.output)
+        {
             Ok(n) => n,
             Err(DecompressionError::InsufficientSpace) => {
                 return Err(ExtractError::Refused(Refusal::SizeMismatch {
@@ -304,18 +365,28 @@ pub(crate) fn extract<R: ReadAt + ?Sized, W: Write>(
             }
         };
         if n as u64 != declared {
-            return Err(ExtractError::Refused(Refusal::SizeMismatch { declared, actual: format!("{n} bytes") }));
+            return Err(ExtractError::Refused(Refusal::SizeMismatch {
+                declared,
+                actual: format!("{n} bytes"),
+            }));
         }
         hasher.update(&scratch.output[..n]);
         check_crc(entry, hasher.finalize())?;
-        out.write_all(&scratch.output[..n]).map_err(ExtractError::Write)?;
+        out.write_all(&scratch.output[..n])
+            .map_err(ExtractError::Write)?;
         progress(n as u64);
         return Ok(n as u64);
     }
 
-    let range = RangeReader { src, pos: entry.data_offset, end: entry.data_offset + entry.compressed };
+    let range = RangeReader {
+        src,
+        pos: entry.data_offset,
+        end: entry.data_offset + entry.compressed,
+    };
     let mut reader: Box<dyn Read + '_> = if entry.method == zipfmt::METHOD_DEFLATE {
-        Box::new(flate2::bufread::DeflateDecoder::new(BufReader::with_capacity(STREAM_BUF, range)))
+        Box::new(flate2::bufread::DeflateDecoder::new(
+            BufReader::with_capacity(STREAM_BUF, range),
+        ))
     } else {
         Box::new(range)
     };
@@ -325,24 +396,38 @@ pub(crate) fn extract<R: ReadAt + ?Sized, W: Write>(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput || e.kind() == io::ErrorKind::InvalidData => {
-                return Err(ExtractError::Refused(Refusal::BadDeflate { detail: e.to_string() }));
+            Err(e)
+                if e.kind() == io::ErrorKind::InvalidInput
+                    || e.kind() == io::ErrorKind::InvalidData =>
+            {
+                return Err(ExtractError::Refused(Refusal::BadDeflate {
+                    detail: e.to_string(),
+                }));
             }
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(ExtractError::Refused(Refusal::Truncated { detail: e.to_string() }));
+                return Err(ExtractError::Refused(Refusal::Truncated {
+                    detail: e.to_string(),
+                }));
             }
             Err(e) => return Err(ExtractError::Read(e)),
         };
         written += n as u64;
         if written > declared {
-            return Err(ExtractError::Refused(Refusal::SizeMismatch { declared, actual: "more".into() }));
+            return Err(ExtractError::Refused(Refusal::SizeMismatch {
+                declared,
+                actual: "more".into(),
+            }));
         }
         hasher.update(&scratch.stream[..n]);
-        out.write_all(&scratch.stream[..n]).map_err(ExtractError::Write)?;
+        out.write_all(&scratch.stream[..n])
+            .map_err(ExtractError::Write)?;
         progress(n as u64);
     }
     if written != declared {
-        return Err(ExtractError::Refused(Refusal::SizeMismatch { declared, actual: format!("{written} bytes") }));
+        return Err(ExtractError::Refused(Refusal::SizeMismatch {
+            declared,
+            actual: format!("{written} bytes"),
+        }));
     }
     check_crc(entry, hasher.finalize())?;
     Ok(written)
@@ -350,22 +435,34 @@ pub(crate) fn extract<R: ReadAt + ?Sized, W: Write>(
 
 fn check_crc(entry: &Entry, actual: u32) -> Result<(), ExtractError> {
     if actual != entry.crc {
-        return Err(ExtractError::Refused(Refusal::CrcMismatch { declared: entry.crc, actual }));
+        return Err(ExtractError::Refused(Refusal::CrcMismatch {
+            declared: entry.crc,
+            actual,
+        }));
     }
     Ok(())
 }
 
 /// Reads a small entry fully into memory (used for manifest.json).
-pub(crate) fn read_small<R: ReadAt + ?Sized>(src: &R, archive: &Path, entry: &Entry, cap: u64) -> Result<Vec<u8>, ClawError> {
+pub(crate) fn read_small<R: ReadAt + ?Sized>(
+    src: &R,
+    archive: &Path,
+    entry: &Entry,
+    cap: u64,
+) -> Result<Vec<u8>, ClawError> {
     if entry.uncompressed > cap {
         return Err(ClawError::Manifest {
             archive: archive.to_path_buf(),
-            detail: format!("{} bytes is implausibly large for a manifest (limit {cap})", entry.uncompressed),
+            detail: format!(
+                "{} bytes is implausibly large for a manifest (limit {cap})",
+                entry.uncompressed
+            ),
         });
     }
     let mut out = Vec::with_capacity(entry.uncompressed as usize);
     let mut scratch = Scratch::new();
-    extract(src, entry, &mut out, &mut scratch, |_| {}).map_err(|e| extract_err(archive, &entry.path, e))?;
+    extract(src, entry, &mut out, &mut scratch, |_| {})
+        .map_err(|e| extract_err(archive, &entry.path, e))?;
     Ok(out)
 }
 

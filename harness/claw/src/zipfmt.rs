@@ -59,7 +59,9 @@ impl ReadAt for [u8] {
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
-        let end = start.checked_add(buf.len()).ok_or(io::ErrorKind::UnexpectedEof)?;
+        let end = start
+            .checked_add(buf.len())
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
         let src = self.get(start..end).ok_or(io::ErrorKind::UnexpectedEof)?;
         buf.copy_from_slice(src);
         Ok(())
@@ -107,7 +109,8 @@ impl<'a> Le<'a> {
         self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
     pub fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     pub fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| {
@@ -163,13 +166,16 @@ fn read_vec<R: ReadAt + ?Sized>(src: &R, offset: u64, len: usize) -> Result<Vec<
         )));
     }
     let mut buf = vec![0u8; len];
-    src.read_exact_at(&mut buf, offset).map_err(ParseError::Io)?;
+    src.read_exact_at(&mut buf, offset)
+        .map_err(ParseError::Io)?;
     Ok(buf)
 }
 
 /// Finds the end-of-central-directory record (and its zip64 twin) and returns where the
 /// central directory is.
-pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(src: &R) -> Result<CentralDirectory, ParseError> {
+pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(
+    src: &R,
+) -> Result<CentralDirectory, ParseError> {
     let len = src.size();
     if len < EOCD_LEN as u64 {
         return Err(ParseError::Truncated(format!(
@@ -203,17 +209,21 @@ pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(src: &R) -> Result<Ce
     let mut size = r.u32().unwrap_or(0) as u64;
     let mut offset = r.u32().unwrap_or(0) as u64;
     if disk != 0 || cd_disk != 0 {
-        return Err(ParseError::Corrupt("multi-volume archives are not supported".into()));
+        return Err(ParseError::Corrupt(
+            "multi-volume archives are not supported".into(),
+        ));
     }
     let mut cd_end_limit = eocd_offset;
     if count == 0xFFFF || size == U32_MAX || offset == U32_MAX {
-        let loc_offset = eocd_offset.checked_sub(ZIP64_LOCATOR_LEN as u64).ok_or_else(|| {
-            ParseError::Corrupt("zip64 markers without a zip64 locator".into())
-        })?;
+        let loc_offset = eocd_offset
+            .checked_sub(ZIP64_LOCATOR_LEN as u64)
+            .ok_or_else(|| ParseError::Corrupt("zip64 markers without a zip64 locator".into()))?;
         let loc = read_vec(src, loc_offset, ZIP64_LOCATOR_LEN)?;
         let mut r = Le::new(&loc);
         if r.u32() != Some(SIG_ZIP64_LOCATOR) {
-            return Err(ParseError::Corrupt("zip64 markers without a zip64 locator".into()));
+            return Err(ParseError::Corrupt(
+                "zip64 markers without a zip64 locator".into(),
+            ));
         }
         let _disk = r.u32();
         let z_offset = r.u64().unwrap_or(u64::MAX);
@@ -221,12 +231,16 @@ pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(src: &R) -> Result<Ce
             .checked_add(ZIP64_EOCD_LEN as u64)
             .is_none_or(|e| e > loc_offset)
         {
-            return Err(ParseError::Corrupt("zip64 end record lies outside the archive".into()));
+            return Err(ParseError::Corrupt(
+                "zip64 end record lies outside the archive".into(),
+            ));
         }
         let rec = read_vec(src, z_offset, ZIP64_EOCD_LEN)?;
         let mut r = Le::new(&rec);
         if r.u32() != Some(SIG_ZIP64_EOCD) {
-            return Err(ParseError::Corrupt("bad zip64 end-of-central-directory signature".into()));
+            return Err(ParseError::Corrupt(
+                "bad zip64 end-of-central-directory signature".into(),
+            ));
         }
         let _rec_size = r.u64();
         let _made = r.u16();
@@ -234,7 +248,9 @@ pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(src: &R) -> Result<Ce
         let disk = r.u32().unwrap_or(1);
         let cd_disk = r.u32().unwrap_or(1);
         if disk != 0 || cd_disk != 0 {
-            return Err(ParseError::Corrupt("multi-volume archives are not supported".into()));
+            return Err(ParseError::Corrupt(
+                "multi-volume archives are not supported".into(),
+            ));
         }
         let _this_disk = r.u64();
         count = r.u64().unwrap_or(0);
@@ -257,7 +273,11 @@ pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(src: &R) -> Result<Ce
             )));
         }
     }
-    Ok(CentralDirectory { count, offset, size })
+    Ok(CentralDirectory {
+        count,
+        offset,
+        size,
+    })
 }
 
 /// Parses all central-directory records. `max_entries` is checked before allocating anything
@@ -273,7 +293,12 @@ pub(crate) fn read_central_entries<R: ReadAt + ?Sized>(
     let mut pos = 0usize;
     while pos < raw.len() {
         let mut r = Le::new(&raw[pos..]);
-        let bad = || ParseError::Corrupt(format!("central directory record at offset {} is cut short", cd.offset + pos as u64));
+        let bad = || {
+            ParseError::Corrupt(format!(
+                "central directory record at offset {} is cut short",
+                cd.offset + pos as u64
+            ))
+        };
         if r.u32().ok_or_else(bad)? != SIG_CENTRAL {
             return Err(ParseError::Corrupt(format!(
                 "bad central directory signature at offset {}",
@@ -305,7 +330,12 @@ pub(crate) fn read_central_entries<R: ReadAt + ?Sized>(
             let body = x.bytes(len as usize).ok_or_else(bad)?;
             if id == ZIP64_EXTRA_ID {
                 let mut z = Le::new(body);
-                let short = || ParseError::Corrupt(format!("zip64 extra field of {:?} is too short", String::from_utf8_lossy(&raw_name)));
+                let short = || {
+                    ParseError::Corrupt(format!(
+                        "zip64 extra field of {:?} is too short",
+                        String::from_utf8_lossy(&raw_name)
+                    ))
+                };
                 if uncompressed == U32_MAX {
                     uncompressed = z.u64().ok_or_else(short)?;
                 }
@@ -359,11 +389,16 @@ pub(crate) struct LocalHeader {
     pub data_offset: u64,
 }
 
-pub(crate) fn read_local_header<R: ReadAt + ?Sized>(src: &R, offset: u64) -> Result<LocalHeader, ParseError> {
+pub(crate) fn read_local_header<R: ReadAt + ?Sized>(
+    src: &R,
+    offset: u64,
+) -> Result<LocalHeader, ParseError> {
     let fixed = read_vec(src, offset, LOCAL_HEADER_LEN)?;
     let mut r = Le::new(&fixed);
     if r.u32() != Some(SIG_LOCAL) {
-        return Err(ParseError::Corrupt(format!("no local file header at offset {offset}")));
+        return Err(ParseError::Corrupt(format!(
+            "no local file header at offset {offset}"
+        )));
     }
     let _needed = r.u16();
     let flags = r.u16().unwrap_or(0);
@@ -473,7 +508,15 @@ impl ZipWriter {
         Ok(())
     }
 
-    fn local_header(&mut self, meta: &EntryMeta, method: u16, crc: u32, compressed: u64, uncompressed: u64, zip64: bool) -> io::Result<()> {
+    fn local_header(
+        &mut self,
+        meta: &EntryMeta,
+        method: u16,
+        crc: u32,
+        compressed: u64,
+        uncompressed: u64,
+        zip64: bool,
+    ) -> io::Result<()> {
         let (time, date) = dos_datetime(meta.mtime);
         let mut h = Vec::with_capacity(LOCAL_HEADER_LEN + meta.name.len() + 20);
         h.extend_from_slice(&SIG_LOCAL.to_le_bytes());
@@ -503,13 +546,27 @@ impl ZipWriter {
     }
 
     /// Writes a complete entry whose data is already compressed.
-    pub fn add_entry(&mut self, meta: EntryMeta, method: u16, crc: u32, uncompressed: u64, data: &[u8]) -> io::Result<()> {
+    pub fn add_entry(
+        &mut self,
+        meta: EntryMeta,
+        method: u16,
+        crc: u32,
+        uncompressed: u64,
+        data: &[u8],
+    ) -> io::Result<()> {
         let offset = self.pos();
         let compressed = data.len() as u64;
         let zip64 = compressed >= U32_MAX || uncompressed >= U32_MAX;
         self.local_header(&meta, method, crc, compressed, uncompressed, zip64)?;
         self.write_data(data)?;
-        self.done.push(Written { meta, method, crc, compressed, uncompressed, offset });
+        self.done.push(Written {
+            meta,
+            method,
+            crc,
+            compressed,
+            uncompressed,
+            offset,
+        });
         Ok(())
     }
 
@@ -549,7 +606,14 @@ impl ZipWriter {
             fields.extend_from_slice(&(uncompressed as u32).to_le_bytes());
             self.file.write_all_at(&fields, offset + 14)?;
         }
-        self.done.push(Written { meta, method, crc, compressed, uncompressed, offset });
+        self.done.push(Written {
+            meta,
+            method,
+            crc,
+            compressed,
+            uncompressed,
+            offset,
+        });
         Ok(())
     }
 
@@ -589,7 +653,11 @@ impl ZipWriter {
             h.extend_from_slice(&0u16.to_le_bytes()); // comment
             h.extend_from_slice(&0u16.to_le_bytes()); // disk
             h.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
-            let dos_dir = if w.meta.mode & 0o170000 == 0o040000 { 0x10 } else { 0 };
+            let dos_dir = if w.meta.mode & 0o170000 == 0o040000 {
+                0x10
+            } else {
+                0
+            };
             h.extend_from_slice(&((w.meta.mode << 16) | dos_dir).to_le_bytes());
             h.extend_from_slice(&off32.to_le_bytes());
             h.extend_from_slice(w.meta.name.as_bytes());
@@ -667,8 +735,13 @@ mod tests {
         let mut w = ZipWriter::new(File::create(&path).expect("create"));
         let n = 70_000u64;
         for i in 0..n {
-            let meta = EntryMeta { name: format!("context/{i}").into(), mtime: 0, mode: 0o100644 };
-            w.add_entry(meta, METHOD_STORED, crc32fast::hash(b"x"), 1, b"x").expect("add");
+            let meta = EntryMeta {
+                name: format!("context/{i}").into(),
+                mtime: 0,
+                mode: 0o100644,
+            };
+            w.add_entry(meta, METHOD_STORED, crc32fast::hash(b"x"), 1, b"x")
+                .expect("add");
         }
         w.finish().expect("finish");
         let f = File::open(&path).expect("open");
@@ -685,17 +758,26 @@ mod tests {
         let path = dir.path().join("big.zip");
         let mut w = ZipWriter::new(File::create(&path).expect("create"));
         // A chunked entry whose size hint asks for zip64; sizes patched in afterwards.
-        let meta = EntryMeta { name: "context/huge".into(), mtime: 0, mode: 0o100644 };
+        let meta = EntryMeta {
+            name: "context/huge".into(),
+            mtime: 0,
+            mode: 0o100644,
+        };
         w.begin_entry(meta, METHOD_STORED, 5 << 30).expect("begin");
         w.write_data(b"abc").expect("data");
-        w.finish_entry(crc32fast::hash(b"abc"), 3, 3).expect("finish entry");
+        w.finish_entry(crc32fast::hash(b"abc"), 3, 3)
+            .expect("finish entry");
         w.finish().expect("finish");
         let f = File::open(&path).expect("open");
         let cd = locate_central_directory(&f).expect("eocd");
         let entries = read_central_entries(&f, &cd).expect("cd");
         assert_eq!((entries[0].compressed, entries[0].uncompressed), (3, 3));
         let lh = read_local_header(&f, 0).expect("local header");
-        assert_eq!((lh.compressed, lh.uncompressed), (u32::MAX, u32::MAX), "zip64 markers in the local header");
+        assert_eq!(
+            (lh.compressed, lh.uncompressed),
+            (u32::MAX, u32::MAX),
+            "zip64 markers in the local header"
+        );
         let mut data = [0u8; 3];
         ReadAt::read_exact_at(&f, &mut data, lh.data_offset).expect("data");
         assert_eq!(&data, b"abc");

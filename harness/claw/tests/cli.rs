@@ -35,8 +35,14 @@ fn export_import_info_through_the_cli() {
     write_file(&d.join("ws"), "context/a.md", b"alpha");
     let ws = d.join("ws");
     let out_base = d.join("snap"); // no extension: `.claw` gets appended, like claw.py
-    let text = run(&["claw", "export", "--no-progress", ws.to_str().unwrap_or_default(), out_base.to_str().unwrap_or_default()])
-        .expect("export");
+    let text = run(&[
+        "claw",
+        "export",
+        "--no-progress",
+        ws.to_str().unwrap_or_default(),
+        out_base.to_str().unwrap_or_default(),
+    ])
+    .expect("export");
     assert!(text.contains("1 context file(s)"), "{text}");
     let archive = d.join("snap.claw");
     assert!(archive.is_file());
@@ -45,23 +51,54 @@ fn export_import_info_through_the_cli() {
     assert!(text.contains("context/a.md  (5 bytes)"), "{text}");
     assert!(text.contains("format:  openclaw-context v0.1"), "{text}");
 
-    let json = run(&["claw", "info", "--json", archive.to_str().unwrap_or_default()]).expect("info --json");
+    let json = run(&[
+        "claw",
+        "info",
+        "--json",
+        archive.to_str().unwrap_or_default(),
+    ])
+    .expect("info --json");
     let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(v["manifest"]["context_files"][0], "context/a.md");
-    assert!(v["entries"].as_array().is_some_and(|e| e.iter().any(|e| e["name"] == "context/a.md" && e["size"] == 5)));
+    assert!(v["entries"].as_array().is_some_and(|e| {
+        e.iter()
+            .any(|e| e["name"] == "context/a.md" && e["size"] == 5)
+    }));
 
     let target = d.join("restored");
-    let text = run(&["claw", "import", "--no-progress", archive.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()])
-        .expect("import");
+    let text = run(&[
+        "claw",
+        "import",
+        "--no-progress",
+        archive.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ])
+    .expect("import");
     assert!(text.contains("into:"), "{text}");
-    assert_eq!(fs::read(target.join("context/a.md")).expect("read"), b"alpha");
+    assert_eq!(
+        fs::read(target.join("context/a.md")).expect("read"),
+        b"alpha"
+    );
 
     // A second import into the now non-empty target needs --merge.
-    let err = run(&["claw", "import", "--no-progress", archive.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()])
-        .expect_err("non-empty target");
+    let err = run(&[
+        "claw",
+        "import",
+        "--no-progress",
+        archive.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ])
+    .expect_err("non-empty target");
     assert!(err.to_string().contains("--merge"), "{err}");
-    run(&["claw", "import", "--merge", "--no-progress", archive.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()])
-        .expect("merge");
+    run(&[
+        "claw",
+        "import",
+        "--merge",
+        "--no-progress",
+        archive.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ])
+    .expect("merge");
 }
 
 #[test]
@@ -71,22 +108,56 @@ fn limit_flags_take_sizes_and_are_applied() {
     write_file(&d.join("ws"), "context/a.md", &vec![b'a'; 4096]);
     let ws = d.join("ws");
     let archive = d.join("ws.claw");
-    run(&["claw", "export", "--no-progress", ws.to_str().unwrap_or_default(), archive.to_str().unwrap_or_default()]).expect("export");
+    run(&[
+        "claw",
+        "export",
+        "--no-progress",
+        ws.to_str().unwrap_or_default(),
+        archive.to_str().unwrap_or_default(),
+    ])
+    .expect("export");
     let target = d.join("t");
     let err = run(&[
-        "claw", "import", "--no-progress", "--max-total-bytes", "1K",
-        archive.to_str().unwrap_or_default(), target.to_str().unwrap_or_default(),
+        "claw",
+        "import",
+        "--no-progress",
+        "--max-total-bytes",
+        "1K",
+        archive.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
     ])
     .expect_err("over the total limit");
     assert!(err.to_string().contains("--max-total-bytes"), "{err}");
-    let err = run(&["claw", "import", "--max-entries", "2", archive.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()])
-        .expect_err("over the entry limit");
+    let err = run(&[
+        "claw",
+        "import",
+        "--max-entries",
+        "2",
+        archive.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ])
+    .expect_err("over the entry limit");
     assert!(err.to_string().contains("--max-entries"), "{err}");
     assert!(!target.exists());
-    let bad = Krill::try_parse_from(["krill", "claw", "import", "--max-total-bytes", "12Q", "x.claw"]);
+    let bad = Krill::try_parse_from([
+        "krill",
+        "claw",
+        "import",
+        "--max-total-bytes",
+        "12Q",
+        "x.claw",
+    ]);
     assert!(bad.is_err(), "bad size must be rejected by the parser");
-    run(&["claw", "import", "--no-progress", "--max-total-bytes", "1M", archive.to_str().unwrap_or_default(), target.to_str().unwrap_or_default()])
-        .expect("within raised limits");
+    run(&[
+        "claw",
+        "import",
+        "--no-progress",
+        "--max-total-bytes",
+        "1M",
+        archive.to_str().unwrap_or_default(),
+        target.to_str().unwrap_or_default(),
+    ])
+    .expect("within raised limits");
 }
 
 #[test]

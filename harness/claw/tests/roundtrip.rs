@@ -12,11 +12,19 @@ use krill_claw::{ClawError, ExportOptions, ImportOptions, export, import, info};
 use proptest::prelude::*;
 
 fn quiet_export() -> ExportOptions {
-    ExportOptions { progress: false, threads: 2, ..ExportOptions::default() }
+    ExportOptions {
+        progress: false,
+        threads: 2,
+        ..ExportOptions::default()
+    }
 }
 
 fn quiet_import() -> ImportOptions {
-    ImportOptions { progress: false, threads: 2, ..ImportOptions::default() }
+    ImportOptions {
+        progress: false,
+        threads: 2,
+        ..ImportOptions::default()
+    }
 }
 
 /// Files of a generated tree: lowercase names only, and no path is a prefix of another, so the
@@ -31,7 +39,11 @@ fn file_tree() -> impl Strategy<Value = BTreeMap<String, Vec<u8>>> {
     ];
     prop::collection::btree_map(path, content, 0..24).prop_map(|mut files| {
         let names: Vec<String> = files.keys().cloned().collect();
-        files.retain(|k, _| !names.iter().any(|other| other.starts_with(&format!("{k}/"))));
+        files.retain(|k, _| {
+            !names
+                .iter()
+                .any(|other| other.starts_with(&format!("{k}/")))
+        });
         files
     })
 }
@@ -79,11 +91,24 @@ fn large_files_stream_in_chunks_and_round_trip() {
     write_file(&src, "context/empty", b"");
     let out = dir.path().join("big.claw");
     let summary = export(&src, &out, &quiet_export()).expect("export");
-    assert!(summary.archive_bytes < summary.bytes_read, "text must compress: {summary:?}");
-    assert!(summary.stored_entries >= 2, "random data and the empty file are stored: {summary:?}");
+    assert!(
+        summary.archive_bytes < summary.bytes_read,
+        "text must compress: {summary:?}"
+    );
+    assert!(
+        summary.stored_entries >= 2,
+        "random data and the empty file are stored: {summary:?}"
+    );
     let listed = info(&out).expect("info");
-    let bin = listed.entries.iter().find(|e| e.name == "context/big.bin").expect("big.bin listed");
-    assert_eq!(bin.compressed_size, bin.size, "incompressible data is stored, not deflated");
+    let bin = listed
+        .entries
+        .iter()
+        .find(|e| e.name == "context/big.bin")
+        .expect("big.bin listed");
+    assert_eq!(
+        bin.compressed_size, bin.size,
+        "incompressible data is stored, not deflated"
+    );
     let target = dir.path().join("t");
     import(&out, &target, &quiet_import()).expect("import");
     assert_eq!(tree(&target.join("context")), tree(&src.join("context")));
@@ -97,10 +122,17 @@ fn without_context_folder_the_directory_itself_is_packed_minus_generated_files()
         write_file(&src, name, b"generated, must be skipped");
     }
     write_file(&src, "notes.md", b"mine");
-    write_file(&src, "sub/README.md", b"nested generated-looking names are kept");
+    write_file(
+        &src,
+        "sub/README.md",
+        b"nested generated-looking names are kept",
+    );
     let out = dir.path().join("flat.claw");
     let summary = export(&src, &out, &quiet_export()).expect("export");
-    assert_eq!(summary.manifest.context_files, vec!["context/notes.md", "context/sub/README.md"]);
+    assert_eq!(
+        summary.manifest.context_files,
+        vec!["context/notes.md", "context/sub/README.md"]
+    );
 }
 
 #[test]
@@ -124,8 +156,19 @@ fn symlinks_and_the_output_itself_are_skipped_with_warnings() {
     export(&src, &out, &quiet_export()).expect("first export");
     let summary = export(&src, &out, &quiet_export()).expect("second export, output inside source");
     assert_eq!(summary.manifest.context_files, vec!["context/a.md"]);
-    assert!(summary.warnings.iter().any(|w| w.contains("symbolic link")), "{:?}", summary.warnings);
-    assert!(summary.warnings.iter().any(|w| w.contains("output archive")), "{:?}", summary.warnings);
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("symbolic link")),
+        "{:?}",
+        summary.warnings
+    );
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("output archive")),
+        "{:?}",
+        summary.warnings
+    );
 }
 
 #[test]
@@ -149,10 +192,16 @@ fn failed_export_leaves_no_file_and_keeps_the_old_archive() {
     write_file(&src, "context/a.md", b"a");
     let out = dir.path().join("ws.claw");
     fs::write(&out, b"previous archive").expect("write");
-    let err = export(&dir.path().join("missing"), &out, &quiet_export()).expect_err("missing source");
+    let err =
+        export(&dir.path().join("missing"), &out, &quiet_export()).expect_err("missing source");
     assert!(matches!(err, ClawError::SourceNotADirectory(_)), "{err}");
     assert_eq!(fs::read(&out).expect("read"), b"previous archive");
-    let err = export(&src, &dir.path().join("no/such/dir/x.claw"), &quiet_export()).expect_err("missing output dir");
+    let err = export(
+        &src,
+        &dir.path().join("no/such/dir/x.claw"),
+        &quiet_export(),
+    )
+    .expect_err("missing output dir");
     assert!(err.to_string().contains("no/such/dir"), "{err}");
     assert!(leftovers(dir.path()).is_empty());
 }
@@ -165,8 +214,18 @@ fn export_replaces_an_existing_archive_atomically() {
     let out = dir.path().join("ws.claw");
     fs::write(&out, b"old").expect("write");
     export(&src, &out, &quiet_export()).expect("export");
-    assert!(info(&out).expect("info").entries.iter().any(|e| e.name == "context/a.md"));
-    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+    assert!(
+        info(&out)
+            .expect("info")
+            .entries
+            .iter()
+            .any(|e| e.name == "context/a.md")
+    );
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
 }
 
 fn sample_archive(dir: &Path) -> std::path::PathBuf {
@@ -197,13 +256,26 @@ fn merge_overwrites_same_names_and_keeps_the_rest() {
     let target = dir.path().join("t");
     write_file(&target, "mine.md", b"mine");
     write_file(&target, "context/a.md", b"old");
-    let opts = ImportOptions { merge: true, ..quiet_import() };
+    let opts = ImportOptions {
+        merge: true,
+        ..quiet_import()
+    };
     let summary = import(&archive, &target, &opts).expect("merge");
     assert!(summary.merged);
     assert_eq!(fs::read(target.join("mine.md")).expect("read"), b"mine");
-    assert_eq!(fs::read(target.join("context/a.md")).expect("read"), b"from archive");
-    assert_eq!(fs::read(target.join("context/sub/b.md")).expect("read"), b"b");
-    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+    assert_eq!(
+        fs::read(target.join("context/a.md")).expect("read"),
+        b"from archive"
+    );
+    assert_eq!(
+        fs::read(target.join("context/sub/b.md")).expect("read"),
+        b"b"
+    );
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
 }
 
 #[test]
@@ -211,8 +283,15 @@ fn merge_refuses_to_replace_a_directory_or_follow_a_symlink() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = sample_archive(dir.path());
     let target = dir.path().join("t");
-    write_file(&target, "context/a.md/inner", b"a directory where the archive has a file");
-    let opts = ImportOptions { merge: true, ..quiet_import() };
+    write_file(
+        &target,
+        "context/a.md/inner",
+        b"a directory where the archive has a file",
+    );
+    let opts = ImportOptions {
+        merge: true,
+        ..quiet_import()
+    };
     let err = import(&archive, &target, &opts).expect_err("conflict");
     assert!(matches!(err, ClawError::MergeConflict { .. }), "{err}");
     assert!(leftovers(dir.path()).is_empty());
@@ -223,8 +302,20 @@ fn merge_refuses_to_replace_a_directory_or_follow_a_symlink() {
     fs::create_dir_all(&target2).expect("mkdir");
     std::os::unix::fs::symlink(&outside, target2.join("context")).expect("symlink");
     let err = import(&archive, &target2, &opts).expect_err("symlink in target");
-    assert!(matches!(err, ClawError::MergeConflict { existing: "symbolic link", .. }), "{err}");
-    assert!(tree(&outside).is_empty(), "nothing may be written through the link");
+    assert!(
+        matches!(
+            err,
+            ClawError::MergeConflict {
+                existing: "symbolic link",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        tree(&outside).is_empty(),
+        "nothing may be written through the link"
+    );
 }
 
 #[test]
@@ -235,7 +326,10 @@ fn empty_existing_target_is_filled() {
     fs::create_dir_all(&target).expect("mkdir");
     let summary = import(&archive, &target, &quiet_import()).expect("import");
     assert!(!summary.merged);
-    assert_eq!(fs::read(target.join("context/a.md")).expect("read"), b"from archive");
+    assert_eq!(
+        fs::read(target.join("context/a.md")).expect("read"),
+        b"from archive"
+    );
     assert!(leftovers(dir.path()).is_empty());
 }
 
@@ -246,12 +340,18 @@ fn imported_directory_is_not_left_private() {
     let archive = sample_archive(dir.path());
     let fresh = dir.path().join("fresh");
     import(&archive, &fresh, &quiet_import()).expect("import");
-    assert_eq!(fs::metadata(&fresh).expect("stat").permissions().mode() & 0o777, 0o755);
+    assert_eq!(
+        fs::metadata(&fresh).expect("stat").permissions().mode() & 0o777,
+        0o755
+    );
     let existing = dir.path().join("existing");
     fs::create_dir(&existing).expect("mkdir");
     fs::set_permissions(&existing, fs::Permissions::from_mode(0o750)).expect("chmod");
     import(&archive, &existing, &quiet_import()).expect("import");
-    assert_eq!(fs::metadata(&existing).expect("stat").permissions().mode() & 0o777, 0o750);
+    assert_eq!(
+        fs::metadata(&existing).expect("stat").permissions().mode() & 0o777,
+        0o750
+    );
 }
 
 #[test]
@@ -259,9 +359,15 @@ fn durable_import_works_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = sample_archive(dir.path());
     let target = dir.path().join("deep/er/t");
-    let opts = ImportOptions { durable: true, ..quiet_import() };
+    let opts = ImportOptions {
+        durable: true,
+        ..quiet_import()
+    };
     import(&archive, &target, &opts).expect("import");
-    assert_eq!(fs::read(target.join("context/sub/b.md")).expect("read"), b"b");
+    assert_eq!(
+        fs::read(target.join("context/sub/b.md")).expect("read"),
+        b"b"
+    );
 }
 
 #[test]
@@ -270,12 +376,19 @@ fn executable_bit_survives() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = dir.path().join("src");
     write_file(&src, "context/run.sh", b"#!/bin/sh\n");
-    fs::set_permissions(src.join("context/run.sh"), fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs::set_permissions(
+        src.join("context/run.sh"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
     let out = dir.path().join("x.claw");
     export(&src, &out, &quiet_export()).expect("export");
     let target = dir.path().join("t");
     import(&out, &target, &quiet_import()).expect("import");
-    let mode = fs::metadata(target.join("context/run.sh")).expect("stat").permissions().mode();
+    let mode = fs::metadata(target.join("context/run.sh"))
+        .expect("stat")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o100, 0o100, "mode {mode:o}");
 }
 
@@ -311,7 +424,8 @@ fn the_final_name_only_ever_holds_a_complete_archive() {
     let final_len = fs::metadata(&out).expect("stat").len();
     assert!(!seen.is_empty());
     assert!(
-        seen.iter().all(|&len| len == b"old archive".len() as u64 || len == final_len),
+        seen.iter()
+            .all(|&len| len == b"old archive".len() as u64 || len == final_len),
         "observed a partial archive: sizes {:?}",
         seen.iter().collect::<std::collections::BTreeSet<_>>()
     );

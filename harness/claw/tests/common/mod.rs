@@ -47,7 +47,11 @@ impl RawEntry {
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(content).expect("deflate");
         let data = enc.finish().expect("deflate");
-        RawEntry { data, method: 8, ..RawEntry::file(name, content) }
+        RawEntry {
+            data,
+            method: 8,
+            ..RawEntry::file(name, content)
+        }
     }
 
     pub fn mode(mut self, mode: u32) -> Self {
@@ -117,9 +121,18 @@ pub fn tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     let mut out = BTreeMap::new();
     for entry in walkdir::WalkDir::new(root).min_depth(1) {
         let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(root).expect("prefix").to_string_lossy().into_owned();
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("prefix")
+            .to_string_lossy()
+            .into_owned();
         if entry.file_type().is_dir() {
-            if fs::read_dir(entry.path()).expect("read_dir").next().is_none() {
+            if fs::read_dir(entry.path())
+                .expect("read_dir")
+                .next()
+                .is_none()
+            {
                 out.insert(rel, None);
             }
         } else {
@@ -150,7 +163,9 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// Compressible text of about `len` bytes.
 pub fn prose(len: usize, seed: u64) -> Vec<u8> {
-    const WORDS: &[&str] = &["krill", "agent", "context", "snapshot", "memory", "tool", "session", "gateway", "note"];
+    const WORDS: &[&str] = &[
+        "krill", "agent", "context", "snapshot", "memory", "tool", "session", "gateway", "note",
+    ];
     let mut out = Vec::with_capacity(len + 16);
     let mut x = seed | 1;
     while out.len() < len {
@@ -158,7 +173,7 @@ pub fn prose(len: usize, seed: u64) -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         out.extend_from_slice(WORDS[(x % WORDS.len() as u64) as usize].as_bytes());
-        out.push(if x % 11 == 0 { b'\n' } else { b' ' });
+        out.push(if x.is_multiple_of(11) { b'\n' } else { b' ' });
     }
     out.truncate(len);
     out
