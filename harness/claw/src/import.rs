@@ -76,6 +76,9 @@ pub struct ArchiveInfo {
     pub entries: Vec<EntryInfo>,
 }
 
+/// Entries handed to an extraction thread at a time.
+const BATCH: usize = 16;
+
 fn open_archive(archive: &Path) -> Result<File, ClawError> {
     let file = File::open(archive).map_err(|e| ClawError::io("opening", archive, e))?;
     let meta = file
@@ -255,24 +258,31 @@ pub fn import(
         for _ in 0..threads {
             s.spawn(|| {
                 let mut scratch = Scratch::new();
+                // Batches of neighbouring entries (usually one directory) per thread, so the
+                // threads rarely create files in the same directory at once (its lock).
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= files.len() || abort.load(Ordering::Relaxed) {
+                    let first = next.fetch_add(BATCH, Ordering::Relaxed);
+                    if first >= files.len() {
                         return;
                     }
-                    if let Err(e) = extract_one(
-                        &file,
-                        archive,
-                        files[i],
-                        &stage,
-                        opts.durable,
-                        &mut scratch,
-                        &progress,
-                    ) {
-                        abort.store(true, Ordering::Relaxed);
-                        let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert(e);
-                        return;
+                    for entry in &files[first..(first + BATCH).min(files.len())] {
+                        if abort.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        if let Err(e) = extract_one(
+                            &file,
+                            archive,
+                            entry,
+                            &stage,
+                            opts.durable,
+                            &mut scratch,
+                            &progress,
+                        ) {
+                            abort.store(true, Ordering::Relaxed);
+                            let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                            slot.get_or_insert(e);
+                            return;
+                        }
                     }
                 }
             });
