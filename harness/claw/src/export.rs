@@ -244,6 +244,18 @@ fn scan_source(
         d.name = format!("{}/", d.name).into();
     }
     items.extend(dirs);
+    if items.is_empty() {
+        // Nothing to pack: still record `context/` so that an import recreates it.
+        let meta = fs::metadata(&root_owned)
+            .map_err(|e| ClawError::io("reading metadata of", &root_owned, e))?;
+        items.push(Item {
+            name: Arc::from("context/"),
+            source: Source::Dir,
+            size: 0,
+            mtime: meta.mtime(),
+            mode: 0o040755,
+        });
+    }
     items.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut lower: HashMap<String, &str> = HashMap::with_capacity(items.len());

@@ -431,3 +431,16 @@ fn the_final_name_only_ever_holds_a_complete_archive() {
     );
     assert!(info(&out).is_ok());
 }
+
+#[test]
+fn an_empty_context_comes_back_as_an_empty_context_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("ws");
+    fs::create_dir_all(src.join("context")).expect("mkdir");
+    let out = dir.path().join("ws.claw");
+    let summary = export(&src, &out, &quiet_export()).expect("export");
+    assert!(summary.manifest.context_files.is_empty());
+    let target = dir.path().join("t");
+    import(&out, &target, &quiet_import()).expect("import");
+    assert!(target.join("context").is_dir());
+}
