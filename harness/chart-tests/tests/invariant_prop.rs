@@ -54,7 +54,8 @@ fn yaml_of(krills: &BTreeMap<String, KrillSpec>) -> String {
     }
     for (name, spec) in krills {
         out.push_str(&format!(
-            "  {name}:\n    model: {}\n    paused: {}\n",
+            // Quoted: YAML 1.1 would read a generated `y` or `no` as a boolean key.
+            "  \"{name}\":\n    model: {}\n    paused: {}\n",
             if spec.model_large { "large" } else { "default" },
             spec.paused
         ));

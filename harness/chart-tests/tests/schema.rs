@@ -20,6 +20,7 @@ use rstest::rstest;
 #[case::krill_name_leading_digit(yaml("krills:\n  7up: {}\n"), &["'7up'"])]
 #[case::krill_name_too_long(yaml(&format!("krills:\n  {}: {{}}\n", "a".repeat(47))), &[&"a".repeat(47), "maxLength"])]
 #[case::krill_name_reserved(yaml("krills:\n  api-server: {}\n"), &["'api-server'"])]
+#[case::krill_name_yaml_boolean(yaml("krills:\n  no: {}\n"), &["invalid propertyName 'false'"])]
 #[case::unknown_krill_key(yaml("krills:\n  alice:\n    colour: red\n"), &["/krills/alice", "'colour' not allowed"])]
 #[case::bad_krill_size(yaml("krills:\n  alice:\n    persistence:\n      size: lots\n"), &["/krills/alice/persistence/size", "'lots'"])]
 #[case::bad_volume_size(set("persistence.size=ten"), &["/persistence/size", "'ten'"])]
