@@ -77,8 +77,11 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
         .tempdir_in(&bookkeeping)
         .map_err(io_err(&bookkeeping))?;
     let unpacked = staging.path().join("unpacked");
+    // durable: the journal lets a restore cut short by a killed process finish on the next
+    // start, but after a node losing power only fsynced files are there to swap in.
     let options = krill_claw::ImportOptions {
         progress: false,
+        durable: true,
         ..Default::default()
     };
     krill_claw::import(archive, &unpacked, &options).map_err(|source| RestoreError::Archive {
