@@ -226,6 +226,11 @@ fn an_unwritable_volume_is_refused_naming_path_and_uid() {
         for dir in [volume.root.path(), data.as_path()] {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
         }
+        // That user may not reach the build's own binary (a target dir under a 0700 home, as
+        // scripts/dev test uses), so it runs a copy from the volume's root.
+        let helper = volume.root.path().join("krill");
+        fs::copy(common::KRILL, &helper).expect("copy the helper binary");
+        command = volume.krill_from(&helper, &["prepare"]);
         command
             .uid(65534)
             .gid(65534)

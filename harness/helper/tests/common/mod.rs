@@ -159,7 +159,12 @@ impl Volume {
 
     /// `krill <args>` with this volume's environment (and nothing else from ours but PATH).
     pub fn krill(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(KRILL);
+        self.krill_from(Path::new(KRILL), args)
+    }
+
+    /// Like [`Volume::krill`], running the helper binary at `binary`.
+    pub fn krill_from(&self, binary: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(binary);
         command
             .args(args)
             .env_clear()
