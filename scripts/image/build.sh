@@ -30,7 +30,10 @@ version=$(workspace_version)
 "$KRILL_ROOT/scripts/tools/docker.sh"
 $local_bases && use_local_bases
 
+registry=${NPM_REGISTRY:-$(npm config get registry 2>/dev/null || true)}
+[[ -n $registry ]] || die "no npm registry: install npm or set NPM_REGISTRY to your registry's URL"
 args=(--build-arg "VERSION=$version"
+      --build-arg "NPM_REGISTRY=$registry"
       --build-arg "NODE_VERSION=$NODE_VERSION"
       --build-arg "OPENCLAW_VERSION=$OPENCLAW_VERSION")
 if revision=$(git -C "$KRILL_ROOT" rev-parse --short=12 HEAD 2>/dev/null); then
