@@ -32,8 +32,7 @@ run_suite() {
   local -a target_args=(); read -ra target_args <<<"$targets"   # read -a: no glob expansion
   if env "$@" cargo test --locked --no-fail-fast -p krill-cluster "${target_args[@]}" -- --show-output 2>&1 | tee "$out"; then :; fi
   local p f
-  p=$(grep -E '^test result:' "$out" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
-  f=$(grep -E '^test result:' "$out" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+  read -r p f < <(cargo_counts "$out")
   # A build failure prints no result line at all: that is a failure, not zero tests.
   if ! grep -qE '^test result:' "$out" || grep -qE '^error(\[E[0-9]+\])?:' "$out"; then f=$(( ${f:-0} + 1 )); fi
   passed=$(( passed + ${p:-0} )); failed=$(( failed + ${f:-0} ))

@@ -55,9 +55,9 @@ set +e
 (cd "$KRILL_ROOT" && cargo test --locked --no-fail-fast -p krill-image-tests -- --test-threads="${KRILL_IMAGE_TEST_THREADS:-2}") >"$out" 2>&1
 status=$?
 set -e
-# Renamed so scripts/dev, which also sums cargo's own "test result:" lines, counts these once.
-sed 's/^test result: /cargo result: /' "$out"
-read -r passed failed < <(awk '/^test result: / { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$out")
+# scripts/dev counts this phase by the summary line below, not by cargo's own lines.
+cat "$out"
+read -r passed failed < <(cargo_counts "$out")
 rm -f "$out"
 if ((status != 0 && failed == 0)); then failed=1; fi   # a build or harness error is a failure too
 summary "$passed" "$failed"
