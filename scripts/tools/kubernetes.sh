@@ -25,7 +25,7 @@ build() {
     for m in "${staging[@]}"; do echo "replace k8s.io/$m => k8s.io/$m $KUBERNETES_STAGING_VERSION"; done
   } >"$wrap/go.mod"
   printf 'package wrapper\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n' >"$wrap/tools.go"
-  (cd "$wrap" && go mod tidy >/dev/null 2>&1 || true; cd "$wrap" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null)
+  (cd "$wrap" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null)
   local ld="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
