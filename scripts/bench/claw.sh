@@ -32,7 +32,7 @@ case "$which" in
   small) sizes=(small) ;;
   large) sizes=(large) ;;
   all) sizes=(small large) ;;
-  *) echo "usage: $0 [small|large|all]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench/claw.sh [small|large|all]" >&2; exit 2 ;;
 esac
 
 runs="${KRILL_BENCH_RUNS:-2}"
@@ -66,7 +66,7 @@ pair() {
     for t in 0 1; do
       if (( t == 0 )); then rm -rf "$pc"; read -r w r c < <(once "${py[@]}")
       else rm -rf "$kc"; read -r w r c < <(once "${k[@]}"); fi
-      if [[ -z "${bw[$t]}" ]] || (( $(echo "$w < ${bw[$t]}" | bc) )); then bw[$t]=$w; bc[$t]=$c; fi
+      if [[ -z "${bw[$t]}" ]] || (( $(echo "$w < ${bw[$t]}" | bc) )); then bw[t]=$w; bc[t]=$c; fi
       (( r > mr[t] )) && mr[t]=$r
     done
   done

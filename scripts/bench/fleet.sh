@@ -78,7 +78,7 @@ ready_pods() {
 # run_one KIND N POLICY -> "seconds objects"
 run_one() {
   local kind=$1 n=$2 policy=$3
-  local ns; ns="krill-bench-$kind-$n-$(tr 'A-Z' 'a-z' <<<"$policy")"
+  local ns; ns="krill-bench-$kind-$n-${policy,,}"
   k delete namespace "$ns" --ignore-not-found --wait >/dev/null
   k create namespace "$ns" >/dev/null
   local values="$WORK/values-$kind-$n.yaml"

@@ -18,7 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 bench="${KRILL_BENCH_DIR:-/tmp/krill-helper-bench}"
 which="${1:-all}"
-case "$which" in startup|snapshot|all) ;; *) echo "usage: $0 [startup|snapshot|all]" >&2; exit 2 ;; esac
+case "$which" in startup|snapshot|all) ;; *) echo "usage: scripts/bench/helper.sh [startup|snapshot|all]" >&2; exit 2 ;; esac
 
 command -v hyperfine >/dev/null || { echo "installing hyperfine" >&2; apt-get install -y hyperfine >/dev/null; }
 (cd "$repo" && cargo build --release -p krill-helper >&2)
@@ -27,7 +27,8 @@ mkdir -p "$bench"
 
 export KRILL_NAME=bench KRILL_DATA="$bench/data" KRILL_RUN_DIR="$bench/run" KRILL_CONFIG_DIR="$bench/config"
 export KRILL_CONTEXT_DIR="$bench/context" KRILL_SNAPSHOT_DIR="$bench/snapshots"
-export KRILL_UID="$(id -u)" KRILL_GID="$(id -g)" KRILL_OPENCLAW=/bin/true
+KRILL_UID=$(id -u) KRILL_GID=$(id -g)
+export KRILL_UID KRILL_GID KRILL_OPENCLAW=/bin/true
 export OPENCLAW_API_BASE=http://127.0.0.1:4000/v1 OPENCLAW_MODEL=bench-model
 export OPENCLAW_API_KEY=sk-bench OPENCLAW_GATEWAY_TOKEN=bench-token
 mkdir -p "$KRILL_CONFIG_DIR" "$KRILL_CONTEXT_DIR"
@@ -100,7 +101,7 @@ PY
     "tar -czf $bench/peer.tgz -C $bench/data workspace state" >&2
   "$krill" snapshot --out "$bench/snapshots" --force >/dev/null
   hyperfine -N --runs 5 --export-json "$bench/unchanged.json" "$krill snapshot --out $bench/snapshots" >&2
-  archive=$(ls -t "$bench"/snapshots/bench-*.claw | head -1)
+  archive=$(find "$bench/snapshots" -name 'bench-*.claw' -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
   tar -czf "$bench/peer.tgz" -C "$bench/data" workspace state
   hyperfine -N --runs 5 --export-json "$bench/restore.json" \
     --prepare "rm -rf $bench/restored $bench/untarred" \

@@ -39,6 +39,7 @@ base_size=$(docker image inspect -f '{{.Size}}' \
   "$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.base.name"}}' "$image")" 2>/dev/null || echo 0)
 
 # --- start-up: krill run vs OpenClaw started directly in the same image ----------------------
+# shellcheck disable=SC2054  # the commas separate mount options, not array elements
 tmpfs=(--tmpfs /tmp:mode=1777 --tmpfs /home/krill:uid=1000,gid=1000 --tmpfs /krill/run:uid=1000,gid=1000)
 envs=(-e KRILL_NAME=krill-0 -e OPENCLAW_API_BASE=http://127.0.0.1:9/v1 -e OPENCLAW_API_KEY=bench
       -e OPENCLAW_MODEL=bench -e OPENCLAW_GATEWAY_TOKEN=bench-token)

@@ -46,5 +46,5 @@ env_cmd() {
 case ${1:-} in
   up|env) env_cmd ;;
   down) log "existing cluster: nothing to tear down" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  *) echo "usage: scripts/cluster/existing.sh up|down|env" >&2; exit 2 ;;
 esac

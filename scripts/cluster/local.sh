@@ -24,7 +24,7 @@ KUBECONFIG_PATH="$STATE/kubeconfig.yaml"
 # Our own files live beside kwokctl's, in a directory it does not manage.
 EXTRA="$KWOK_WORKDIR/krill-$CLUSTER"
 
-usage() { echo "usage: $0 up|down|env" >&2; exit 2; }
+usage() { echo "usage: scripts/cluster/local.sh up|down|env" >&2; exit 2; }
 
 tool_dirs() {
   K8S_BIN=$("$KRILL_ROOT/scripts/tools/kubernetes.sh")
@@ -70,6 +70,14 @@ YAML
 
 kubectl_local() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
+# kwokctl logs each of its steps, as JSON lines when its output is not a terminal. We say what we
+# do in one line per step instead, and show kwokctl's own log only when it fails.
+kwokctl_quiet() {
+  local out; out=$(mktemp)
+  if kwokctl "$@" >"$out" 2>&1; then rm -f "$out"; return 0; fi
+  cat "$out" >&2; rm -f "$out"; return 1
+}
+
 cluster_running() {
   [[ -f $KUBECONFIG_PATH ]] && kubectl_local get --raw /readyz >/dev/null 2>&1
 }
@@ -103,8 +111,7 @@ COREFILE
   echo $! >"$EXTRA/coredns.pid"
   echo "127.0.0.1:$port" >"$EXTRA/dns.addr"
   # The kubernetes plugin reports ready only after its informers synced with the API server.
-  local i
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     curl -fsS "http://127.0.0.1:$ready/ready" >/dev/null 2>&1 && return 0
     dns_running || { cat "$EXTRA/coredns.log" >&2; die "CoreDNS exited; log above"; }
     sleep 0.5
@@ -115,6 +122,7 @@ COREFILE
 
 stop_dns() {
   if dns_running; then
+    log "stopping CoreDNS"
     local pid; pid=$(cat "$EXTRA/coredns.pid")
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
@@ -123,33 +131,41 @@ stop_dns() {
 }
 
 print_env() {
-  [[ -f $EXTRA/dns.addr ]] || die "local cluster '$CLUSTER' is not up (run: $0 up)"
+  [[ -f $EXTRA/dns.addr ]] || die "local cluster '$CLUSTER' is not up (run: scripts/cluster/local.sh up)"
   echo "export KRILL_CLUSTER=\${KRILL_CLUSTER:-local}"
   echo "export KRILL_KUBECONFIG=$KUBECONFIG_PATH"
   echo "export KRILL_DNS_SERVER=$(cat "$EXTRA/dns.addr")"
   echo "export KRILL_TOOLS_PATH=${K8S_BIN:+$K8S_BIN:}${HELM_BIN:+$HELM_BIN:}\${KRILL_TOOLS_PATH:-}"
 }
 
+# Half-started state is worse than none: `up` undoes whatever it started if it fails.
+undo_failed_up() {
+  local rc=$?
+  ((rc == 0)) && return 0
+  log "setup failed; cleaning up"
+  stop_dns
+  if [[ $created == 1 ]]; then kwokctl_quiet delete cluster --name "$CLUSTER" || true; fi
+}
+
 up() {
   tool_dirs
   HELM_BIN=$("$KRILL_ROOT/scripts/tools/go-tools.sh" helm)
-  # Half-started state is worse than none: undo whatever this run started if it fails.
   created=0
-  trap 'rc=$?; if [[ $rc -ne 0 ]]; then log "setup failed; cleaning up"; stop_dns; [[ $created == 1 ]] && kwokctl delete cluster --name "$CLUSTER" >&2 || true; fi' EXIT
+  trap undo_failed_up EXIT
   if cluster_running; then
     log "local cluster '$CLUSTER' already running"
   else
     # A cluster whose processes died (reboot, killed shell) is deleted and made again.
     if [[ -d $STATE ]]; then
       log "removing stale state of '$CLUSTER'"
-      kwokctl delete cluster --name "$CLUSTER" >&2 || rm -rf "$STATE"
+      kwokctl_quiet delete cluster --name "$CLUSTER" || rm -rf "$STATE"
     fi
     write_config
     local qps=(--disable-qps-limits)
     [[ ${KRILL_LOCAL_QPS_LIMITS:-0} == 1 ]] && qps=()
     log "creating local cluster '$CLUSTER' (kwokctl, binary runtime)"
     created=1
-    kwokctl create cluster --name "$CLUSTER" --runtime binary \
+    kwokctl_quiet create cluster --name "$CLUSTER" --runtime binary \
       --config "$EXTRA/kwokctl.yaml" \
       --kubeconfig "" \
       --etcd-binary "$ETCD_BIN/etcd" \
@@ -159,15 +175,15 @@ up() {
       --kwok-controller-binary "$KWOK_BIN/kwok" \
       --kube-authorization --kube-admission \
       "${qps[@]}" \
-      --wait 120s >&2
+      --wait 120s
   fi
-  kubectl_local apply -f "$EXTRA/storage-class.yaml" >&2
+  kubectl_local apply -f "$EXTRA/storage-class.yaml" >/dev/null
   local have; have=$(kubectl_local get nodes --no-headers 2>/dev/null | wc -l)
   if (( have < NODES )); then
     log "scaling simulated nodes to $NODES"
-    kwokctl scale node --name "$CLUSTER" --replicas "$NODES" >&2
+    kwokctl_quiet scale node --name "$CLUSTER" --replicas "$NODES"
   fi
-  kubectl_local wait --for=condition=Ready nodes --all --timeout=60s >&2
+  kubectl_local wait --for=condition=Ready nodes --all --timeout=60s >/dev/null
   start_dns
   trap - EXIT
   print_env
@@ -177,14 +193,16 @@ down() {
   stop_dns
   if [[ -d $STATE ]]; then
     tool_dirs
-    log "deleting local cluster '$CLUSTER'"
-    kwokctl delete cluster --name "$CLUSTER" >&2 || rm -rf "$STATE"
+    log "deleting local cluster '$CLUSTER' (and krill with it)"
+    kwokctl_quiet delete cluster --name "$CLUSTER" || rm -rf "$STATE"
+  else
+    log "no local cluster '$CLUSTER' to delete"
   fi
   rm -rf "$EXTRA"
 }
 
 env_cmd() {
-  cluster_running || die "local cluster '$CLUSTER' is not running (run: $0 up)"
+  cluster_running || die "local cluster '$CLUSTER' is not running (run: scripts/cluster/local.sh up)"
   K8S_BIN=$(cached kubernetes "$KUBERNETES_VERSION")/bin
   HELM_BIN=$(cached helm "$HELM_VERSION")/bin
   print_env

@@ -12,13 +12,27 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$KRILL_ROOT/scripts/image/lib.sh"
 
+usage() {
+  cat <<'USAGE'
+usage: scripts/image/build.sh [--local-bases] [-- DOCKER_BUILD_ARGS...]
+
+Builds the krill image from this checkout as krill:<version> and krill:latest; prints the first.
+
+  --local-bases   no registry: build on krill-base and a Rust builder made from the host's toolchain
+  -- ARGS...      passed on to `docker build` (e.g. -- --no-cache)
+
+BASE_IMAGE / RUST_IMAGE override the base images (default ubuntu:24.04, rust:1.95-bookworm);
+KRILL_BUILD_CA_BUNDLE names a CA bundle for TLS-intercepting proxies (default: the host's).
+USAGE
+}
+
 local_bases=false
 extra=()
 while (($#)); do
   case $1 in
     --local-bases) local_bases=true ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
   shift

@@ -32,12 +32,6 @@ with_lock() {
   flock -u "$lockfd"
 }
 
-# Sums cargo's "test result:" lines in a log file; prints "<passed> <failed>".
-cargo_counts() {
-  awk '/^test result: / { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-       END { print p + 0, f + 0 }' "$1"
-}
-
 require_go() {
   command -v go >/dev/null || die "Go 1.24+ is needed to build the cluster tools (https://go.dev/doc/install)"
   # Let an older go fetch the toolchain our wrappers ask for from the module proxy.

@@ -2,9 +2,12 @@
 # Non-cargo checks of charts/krill: helm lint --strict, ct lint, strict schema validation of every
 # rendered manifest against the Kubernetes OpenAPI (offline, kubeconform), actionlint on the
 # shipped workflows. The Rust rendering tests live in harness/chart-tests (cargo test).
-# Needs the test environment from scripts/dev (KRILL_TOOLS_PATH); prints `N passed, N failed`.
+# Needs the test environment from scripts/dev (KRILL_TOOLS_PATH). Last line: "P passed, F failed,
+# N skipped".
 source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/lib/phase.sh"
 cd "$KRILL_ROOT"
+phase_start chart
 
 [[ -n ${KRILL_TOOLS_PATH:-} ]] || die "KRILL_TOOLS_PATH is not set: run through 'scripts/dev test' or eval \"\$(scripts/dev env)\" first"
 export PATH="$KRILL_TOOLS_PATH:$PATH"
@@ -14,17 +17,6 @@ done
 
 CHART=charts/krill
 KUBE_VERSION=${KUBERNETES_VERSION#v}
-passed=0 failed=0
-check() {
-  local name=$1; shift
-  local out; out=$(mktemp)
-  if "$@" >"$out" 2>&1; then
-    passed=$((passed + 1)); printf 'ok    %s\n' "$name"
-  else
-    failed=$((failed + 1)); printf 'FAIL  %s\n' "$name"; sed 's/^/      /' "$out" | tail -n 40
-  fi
-  rm -f "$out"
-}
 
 # Strict JSON schemas for the pinned Kubernetes, generated once per version from the OpenAPI
 # document that ships in the k8s.io/kubernetes module.
@@ -78,5 +70,4 @@ check "kubeconform rejects a misspelt field" misspelt_is_rejected
 
 check "actionlint .github/workflows" actionlint .github/workflows/*.yaml
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+phase_end

@@ -10,12 +10,14 @@
 #                     upstream: ubuntu:24.04 + rust:1.95-bookworm from a registry; local: images
 #                     made here (scripts/tools/base-image.sh, scripts/image/rust-builder.sh);
 #                     auto (default): upstream when ubuntu:24.04 can be had, else local
-# Last line: "N passed, N failed".
+# Last line: "P passed, F failed, N skipped".
 source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/lib/phase.sh"
 source "$KRILL_ROOT/scripts/image/lib.sh"
+phase_start image
 
-summary() { echo "$1 passed, $2 failed"; }
-"$KRILL_ROOT/scripts/tools/docker.sh" || { summary 0 1; exit 1; }
+# Without Docker or the images nothing here can be tested: that is a failure, not zero tests.
+"$KRILL_ROOT/scripts/tools/docker.sh" || { failed=1; phase_end; exit 1; }
 
 case ${KRILL_IMAGE_BASES:-auto} in
   local) use_local_bases ;;
@@ -45,20 +47,15 @@ image_build "$src/harness/image-tests/images/litellm/Dockerfile" "$src" "$litell
   --build-arg "LITELLM_VERSION=$LITELLM_VERSION" || { log "building $litellm_image failed"; builds_failed=1; }
 image_build "$src/harness/image-tests/images/stand-in/Dockerfile" "$src" "$stand_in_image" \
   || { log "building $stand_in_image failed"; builds_failed=1; }
-if ((builds_failed)); then summary 0 1; exit 1; fi
+if ((builds_failed)); then failed=1; phase_end; exit 1; fi
 log "image size: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
 
 export KRILL_IMAGE=$image KRILL_TEST_LITELLM_IMAGE=$litellm_image KRILL_TEST_STAND_IN_IMAGE=$stand_in_image
 out=$(mktemp)
-set +e
+status=0
 # The tests run against this work tree's test code and the image built above.
-(cd "$KRILL_ROOT" && cargo test --locked --no-fail-fast -p krill-image-tests -- --test-threads="${KRILL_IMAGE_TEST_THREADS:-2}") >"$out" 2>&1
-status=$?
-set -e
-# scripts/dev counts this phase by the summary line below, not by cargo's own lines.
-cat "$out"
-read -r passed failed < <(cargo_counts "$out")
+(cd "$KRILL_ROOT" && cargo test --locked --no-fail-fast -p krill-image-tests -- --test-threads="${KRILL_IMAGE_TEST_THREADS:-2}") \
+  2>&1 | tee "$out" || status=$?
+count_cargo "$out" "$status"
 rm -f "$out"
-if ((status != 0 && failed == 0)); then failed=1; fi   # a build or harness error is a failure too
-summary "$passed" "$failed"
-exit "$status"
+phase_end

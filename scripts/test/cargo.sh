@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Cargo test phase: every crate of the workspace but the cluster and image suites, which need a
+# cluster or Docker and have their own phases (cluster.sh, image.sh). Needs the test environment
+# from scripts/dev (eval "$(scripts/dev env)"). Last line: "P passed, F failed, N skipped".
+source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/lib/phase.sh"
+cd "$KRILL_ROOT"
+phase_start cargo
+
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+status=0
+cargo test --locked --no-fail-fast --workspace --exclude krill-cluster --exclude krill-image-tests \
+  2>&1 | tee "$out" || status=$?
+count_cargo "$out" "$status"
+phase_end
