@@ -3,16 +3,15 @@
 # StatefulSet, Service, ConfigMap and Secret), against an upstream OpenClaw chart that deploys one
 # agent per release (so N agents cost N renders), measured in the same run.
 #
-#   scripts/bench/chart.sh            print the results
-#   scripts/bench/chart.sh --write    also replace the "## Helm chart" section of docs/benchmarks.md
+#   scripts/bench/chart.sh    print the "## Helm chart" section and write it into docs/benchmarks.md
+#                             (KRILL_BENCH_WRITE=0: print only)
 #
 # Upstream chart: UPSTREAM_CHART=<dir with Chart.yaml>, else thepagent/openclaw-helm from the local
 # mirror (/work/.mirror) when present; without one the comparison column says so.
 source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/bench/lib.sh"
 cd "$KRILL_ROOT"
 
-write=false
-[[ ${1:-} == --write ]] && write=true
 export PATH="${KRILL_TOOLS_PATH:-$(scripts/tools/go-tools.sh helm)}:$PATH"
 command -v helm >/dev/null || die "helm not found (scripts/dev tools)"
 KUBE_VERSION=${KUBERNETES_VERSION#v}
@@ -45,7 +44,6 @@ values_for() { # N -> values file with N named krills, each with its own model, 
 }
 
 now_ms() { date +%s%3N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
 krill_ms() { # N runs -> median ms of one render of N krills
   local file runs=$2 r start
@@ -66,8 +64,7 @@ upstream_ms() { # N -> ms for N renders of the upstream chart (one agent each)
   echo $(($(now_ms) - start))
 }
 
-cpu=$(awk -F: '/model name/ {gsub(/^ +/, "", $2); print $2; exit}' /proc/cpuinfo)
-load=$(cut -d' ' -f1 /proc/loadavg)
+machine=$(bench_machine)
 rows=()
 declare -A krill_at
 for n in 10 100 1000; do
@@ -90,8 +87,8 @@ per_krill=$(awk -v a="${krill_at[10]}" -v b="${krill_at[1000]}" 'BEGIN {printf "
 section=$(cat <<EOF2
 ## Helm chart
 
-\`scripts/bench/chart.sh\` ($(date -u +%Y-%m-%d), helm $HELM_VERSION, $(nproc) cores: $cpu, shared
-with other jobs; load average $load at the start, so expect noise). Wall time of \`helm template\` for N named krills (each with its own model,
+\`scripts/bench/chart.sh\` ($(date -u +%Y-%m-%d), helm $HELM_VERSION, $machine at the start,
+shared with other jobs, so expect noise). Wall time of \`helm template\` for N named krills (each with its own model,
 AGENTS.md and env; the median of 5 runs, 3 for 1000). Upstream: $upstream_name deploys one agent per
 release, so N agents take N renders; ratio = upstream / krill for the same number of agents.
 
@@ -107,17 +104,4 @@ generated Secret (\`lookup\`) and one LIST of StatefulSets per release.
 EOF2
 )
 echo "$section"
-if $write; then
-  python3 - "$KRILL_ROOT/docs/benchmarks.md" "$section" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
-text = open(path, encoding="utf-8").read()
-pattern = re.compile(r"^## Helm chart\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w", encoding="utf-8").write(text)
-PY
-  log "updated docs/benchmarks.md (## Helm chart)"
-fi
+bench_write_section "$section"

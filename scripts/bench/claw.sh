@@ -6,25 +6,28 @@
 # Generates workspaces under ${KRILL_BENCH_DIR:-/tmp/krill-claw-bench} (kept between runs),
 # builds the library CLI example in release mode, then times export and import of each tool
 # with /usr/bin/time -v (wall time, peak RSS), alternating the two tools, best of
-# ${KRILL_BENCH_RUNS:-2} runs each, `sync` before every run. Prints a Markdown table for docs/benchmarks.md.
+# ${KRILL_BENCH_RUNS:-2} runs each, `sync` before every run. Prints the table as the subsection
+# "### Latest run (scripts/bench/claw.sh)" of "## .claw engine" and writes it into
+# docs/benchmarks.md (KRILL_BENCH_WRITE=0: print only); the analysis around it is written by hand.
 # Not part of the test suite. Needs python3, claw.py (KRILL_CLAW_PY or the submodule), GNU time.
-set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/bench/lib.sh"
 
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
+here="$KRILL_ROOT/scripts/bench"
+repo="$KRILL_ROOT"
 bench="${KRILL_BENCH_DIR:-/tmp/krill-claw-bench}"
 which="${1:-all}"
 claw_py="${KRILL_CLAW_PY:-$repo/claw.py/claw.py}"
 level="${KRILL_BENCH_LEVEL:-}"
 
-[[ -f "$claw_py" ]] || { echo "claw.py not found at $claw_py (set KRILL_CLAW_PY)" >&2; exit 1; }
+[[ -f "$claw_py" ]] || die "claw.py not found at $claw_py (set KRILL_CLAW_PY)"
 if [[ ! -x /usr/bin/time ]]; then
   echo "installing GNU time" >&2
   apt-get install -y time >/dev/null
 fi
 
 (cd "$repo" && cargo build --release -p krill-claw --example claw >&2)
-ours="$repo/target/release/examples/claw"
+ours="${CARGO_TARGET_DIR:-$repo/target}/release/examples/claw"
 mkdir -p "$bench"
 
 sizes=()
@@ -36,6 +39,7 @@ case "$which" in
 esac
 
 runs="${KRILL_BENCH_RUNS:-2}"
+load_start=$(bench_machine)
 
 # once <cmd...>: prints "wall_s rss_kib cpu_s" for one run, after flushing dirty pages so that
 # neither tool pays for the other's writeback.
@@ -73,8 +77,7 @@ pair() {
   echo "${bw[0]} ${mr[0]} ${bc[0]} ${bw[1]} ${mr[1]} ${bc[1]}"
 }
 
-echo "| workspace | files | input | step | claw.py s | krill s | speed-up | claw.py RSS | krill RSS | krill CPU s | claw.py archive | krill archive | size vs claw.py |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+rows=()
 for size in "${sizes[@]}"; do
   ws="$bench/$size"
   if [[ ! -d "$ws/context" ]]; then
@@ -104,8 +107,8 @@ for size in "${sizes[@]}"; do
   mib() { echo "scale=1; $1 / 1048576" | bc; }
   ratio() { echo "scale=1; $1 / $2" | bc; }
   pct=$(echo "scale=1; ($k_size - $py_size) * 100 / $py_size" | bc)
-  echo "| $size | $files | $(mib "$input") MiB | export | $pe_wall | $ke_wall | $(ratio "$pe_wall" "$ke_wall")x | $(mib $((pe_rss*1024))) MiB | $(mib $((ke_rss*1024))) MiB | $ke_cpu | $(mib "$py_size") MiB | $(mib "$k_size") MiB | ${pct}% |"
-  echo "| $size | $files | $(mib "$input") MiB | import | $pi_wall | $ki_wall | $(ratio "$pi_wall" "$ki_wall")x | $(mib $((pi_rss*1024))) MiB | $(mib $((ki_rss*1024))) MiB | $ki_cpu | | | |"
+  rows+=("| $size | $files | $(mib "$input") MiB | export | $pe_wall | $ke_wall | $(ratio "$pe_wall" "$ke_wall")x | $(mib $((pe_rss*1024))) MiB | $(mib $((ke_rss*1024))) MiB | $ke_cpu | $(mib "$py_size") MiB | $(mib "$k_size") MiB | ${pct}% |")
+  rows+=("| $size | $files | $(mib "$input") MiB | import | $pi_wall | $ki_wall | $(ratio "$pi_wall" "$ki_wall")x | $(mib $((pi_rss*1024))) MiB | $(mib $((ki_rss*1024))) MiB | $ki_cpu | | | |")
   # The machine's floor for export: read everything, compress on all cores, write + fsync.
   write_s=$( { /usr/bin/time -f %e dd if="$out/krill.claw" of="$out/fsync-probe" bs=1M conv=fsync status=none; } 2>&1 | tail -1)
   rm -f "$out/fsync-probe"
@@ -116,4 +119,16 @@ for size in "${sizes[@]}"; do
        "claw.py export CPU ${pe_cpu}s, import CPU ${pi_cpu}s" >&2
   rm -rf "$out/py-imported" "$out/krill-imported" "$out/krill-own"
 done
-echo "load average after run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+section=$(cat <<MD
+### Latest run (scripts/bench/claw.sh)
+
+\`scripts/bench/claw.sh ${which}\`, $(date -u +%Y-%m-%d), $load_start at the start and
+$(cut -d' ' -f1 /proc/loadavg) at the end; best of $runs runs per tool${level:+, krill at --level $level}.
+
+| workspace | files | input | step | claw.py s | krill s | speed-up | claw.py RSS | krill RSS | krill CPU s | claw.py archive | krill archive | size vs claw.py |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+MD
+)
+echo "$section"
+bench_write_section "$section" "## .claw engine"

@@ -2,14 +2,15 @@
 # Fleet benchmark (not a test): installs fleets of krills on the local cluster's simulated nodes
 # and measures the time from `helm install` to every krill pod Ready, with the anonymous fleet's
 # podManagementPolicy Parallel vs OrderedReady, plus a fleet of named krills (one StatefulSet
-# each), and counts the API objects each krill costs. Writes the "## Cluster" section of
-# docs/benchmarks.md.
+# each), and counts the API objects each krill costs. Prints the "## Cluster" section and writes
+# it into docs/benchmarks.md.
 #
 #   scripts/bench/fleet.sh                 sizes 10 100 500
 #   FLEET_SIZES="10 100" scripts/bench/fleet.sh
 #   FLEET_NAMED_MAX=100                    largest named fleet (default 500)
-#   FLEET_WRITE_DOCS=0                     print the table only
+#   KRILL_BENCH_WRITE=0                    print the section only
 source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/bench/lib.sh"
 cd "$KRILL_ROOT"
 
 SIZES=${FLEET_SIZES:-10 100 500}
@@ -113,7 +114,7 @@ median_of() {
     read -r s objects < <(run_one "$@")
     secs+=("$s")
   done
-  printf '%s %s\n' "$(printf '%s\n' "${secs[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" "$objects"
+  printf '%s %s\n' "$(printf '%s\n' "${secs[@]}" | median)" "$objects"
 }
 
 # The first install on a fresh cluster also warms caches (discovery, schema, informers): not measured.
@@ -147,9 +148,8 @@ section=$(cat <<MD
 
 \`scripts/bench/fleet.sh\` on the local cluster: real kube-apiserver, kube-controller-manager and
 kube-scheduler $KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION simulated nodes with the
-fast pod stages and the volume stages, $qps_note. $(nproc) cores
-($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), shared with other jobs (load average
-$(cut -d' ' -f1-3 /proc/loadavg) at the end), $(date -u +%Y-%m-%d).
+fast pod stages and the volume stages, $qps_note. $(bench_machine) at the end,
+shared with other jobs, $(date -u +%Y-%m-%d).
 
 Time is from \`helm install\` to every krill pod Ready, in seconds (median of ${FLEET_RUNS:-3} runs up to 100
 krills, one run above; a discarded warm-up install first). The anonymous fleet is
@@ -165,22 +165,4 @@ $(printf '%s\n' "${rows[@]}")
 MD
 )
 echo "$section"
-
-if [[ ${FLEET_WRITE_DOCS:-1} == 1 ]]; then
-  doc="$KRILL_ROOT/docs/benchmarks.md"
-  [[ -f $doc ]] || printf '# Benchmarks\n' >"$doc"
-  # Replace only our section (up to the next `## ` heading), leaving the others' sections alone.
-  SECTION="$section" python3 - "$doc" <<'PY'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-section = os.environ["SECTION"].rstrip() + "\n"
-pattern = re.compile(r"^## Cluster\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1)
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text.rstrip() + "\n")
-PY
-  log "wrote the Cluster section of $doc"
-fi
+bench_write_section "$section"

@@ -11,18 +11,20 @@
 # `tar -czf` of the same two directories (which, unlike krill, would copy a live database file by
 # file). Restore: `krill restore` against `tar -xzf`.
 # Data lives in ${KRILL_BENCH_DIR:-/tmp/krill-helper-bench} (kept between runs). Needs hyperfine
-# (installed from apt when missing), python3. Prints Markdown for docs/benchmarks.md.
-set -euo pipefail
+# (installed from apt when missing), python3. Each part prints its subsection of "## In-pod helper"
+# and writes it into docs/benchmarks.md (KRILL_BENCH_WRITE=0: print only); the analysis around
+# them is written by hand.
+source "$(dirname "$0")/../lib/common.sh"
+source "$KRILL_ROOT/scripts/bench/lib.sh"
 
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
+repo="$KRILL_ROOT"
 bench="${KRILL_BENCH_DIR:-/tmp/krill-helper-bench}"
 which="${1:-all}"
 case "$which" in startup|snapshot|all) ;; *) echo "usage: scripts/bench/helper.sh [startup|snapshot|all]" >&2; exit 2 ;; esac
 
 command -v hyperfine >/dev/null || { echo "installing hyperfine" >&2; apt-get install -y hyperfine >/dev/null; }
 (cd "$repo" && cargo build --release -p krill-helper >&2)
-krill="$repo/target/release/krill"
+krill="${CARGO_TARGET_DIR:-$repo/target}/release/krill"
 mkdir -p "$bench"
 
 export KRILL_NAME=bench KRILL_DATA="$bench/data" KRILL_RUN_DIR="$bench/run" KRILL_CONFIG_DIR="$bench/config"
@@ -38,12 +40,11 @@ median_ms() { python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.ar
 ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 mib() { python3 -c 'import os,sys; print("%.1f" % (os.path.getsize(sys.argv[1]) / 2**20))' "$1"; }
 
-echo "## In-pod helper"
-echo
-echo "\`scripts/bench/helper.sh\` ($(date -u +%F), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1 /proc/loadavg) at the start, shared with other jobs). Release build."
-echo
+# run_line PART: the line under a subsection's heading.
+run_line() { echo "\`scripts/bench/helper.sh $1\` ($(date -u +%F), release build, $(bench_machine) at the start, shared with other jobs)."; }
 
-if [[ $which == startup || $which == all ]]; then
+startup() {
+  local run; run=$(run_line startup)   # the load before this part, not after it
   oc="${KRILL_OPENCLAW_BIN:-$("$repo/scripts/tools/openclaw.sh" 2>/dev/null)}"
   export PATH="$oc:$PATH"   # openclaw's shebang is `env node`
   "$krill" run >/dev/null   # first start: lay the volume out once; the runs below are restarts
@@ -51,6 +52,10 @@ if [[ $which == startup || $which == all ]]; then
     /bin/true "$krill run --dry-run" "$krill run" "$oc/openclaw --version" >&2
   t_true=$(median_ms "$bench/startup.json" 0); t_dry=$(median_ms "$bench/startup.json" 1)
   t_run=$(median_ms "$bench/startup.json" 2); t_oc=$(median_ms "$bench/startup.json" 3)
+  echo "### Start-up (scripts/bench/helper.sh startup)"
+  echo
+  echo "$run"
+  echo
   echo "Start-up overhead (median of 60, hyperfine -N). Target: under 100 ms without a restore."
   echo
   echo "| command | ms | vs \`openclaw --version\` |"
@@ -59,10 +64,10 @@ if [[ $which == startup || $which == all ]]; then
   echo "| \`krill run --dry-run\` (render, print) | $t_dry | $(ratio "$t_dry" "$t_oc")x |"
   echo "| \`krill run\` -> exec /bin/true (layout, lock, render, write, exec) | $t_run | $(ratio "$t_run" "$t_oc")x |"
   echo "| \`openclaw --version\` (peer: Node start of the exec'd runtime) | $t_oc | 1.00x |"
-  echo
-fi
+}
 
-if [[ $which == snapshot || $which == all ]]; then
+snapshot() {
+  local run; run=$(run_line snapshot)   # the load before this part, not after it
   # A workspace as an agent leaves it: many small text files, some big binary ones, a .git, and
   # the state's session database (WAL). Deterministic, generated once.
   if [[ ! -f "$bench/data/.generated" ]]; then
@@ -110,6 +115,10 @@ PY
   t_snap=$(median_ms "$bench/snapshot.json" 0); t_tar=$(median_ms "$bench/snapshot.json" 1)
   t_same=$(median_ms "$bench/unchanged.json" 0)
   t_rest=$(median_ms "$bench/restore.json" 0); t_untar=$(median_ms "$bench/restore.json" 1)
+  echo "### Snapshot and restore (scripts/bench/helper.sh snapshot)"
+  echo
+  echo "$run"
+  echo
   echo "Snapshot and restore of a generated krill volume: $size_mib MiB in $files files (3000 text files, 120 MiB of random binaries, a 20 000-row WAL session database). Median of 5."
   echo
   echo "| operation | krill ms | peer | peer ms | krill / peer |"
@@ -122,5 +131,11 @@ PY
   echo "|---|---:|"
   echo "| \`.claw\` (krill snapshot) | $(mib "$archive") |"
   echo "| \`.tar.gz\` (peer) | $(mib "$bench/peer.tgz") |"
-  echo
-fi
+}
+
+for part in startup snapshot; do
+  [[ $which == "$part" || $which == all ]] || continue
+  section=$("$part")
+  echo "$section"
+  bench_write_section "$section" "## In-pod helper"
+done

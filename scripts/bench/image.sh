@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Image benchmarks, written into the "## Image" section of docs/benchmarks.md:
+# Image benchmarks, printed as the "## Image" section and written into docs/benchmarks.md
+# (KRILL_BENCH_WRITE=0: print only):
 #   - size of the krill image, per component, and compressed (what a node pulls);
 #   - cold start to /readyz through `krill run`, against the peer in the same run: the same
 #     image's OpenClaw started directly with an equivalent hand-written config (the ratio is
@@ -8,6 +9,7 @@
 # Env: KRILL_IMAGE (default krill:<workspace version>), BENCH_RUNS (default 3).
 source "$(dirname "$0")/../lib/common.sh"
 source "$KRILL_ROOT/scripts/image/lib.sh"
+source "$KRILL_ROOT/scripts/bench/lib.sh"
 "$KRILL_ROOT/scripts/tools/docker.sh"
 
 image=${KRILL_IMAGE:-krill:$(workspace_version)}
@@ -25,7 +27,6 @@ trap cleanup EXIT
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB", b / 1e6 }'; }
 now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # --- size ------------------------------------------------------------------------------------
 size=$(docker image inspect -f '{{.Size}}' "$image")
@@ -114,7 +115,7 @@ base=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image
 section=$(cat <<EOF
 ## Image
 
-\`scripts/bench/image.sh\`, $(date -u +%Y-%m-%d), $(nproc) shared cores, Docker $(docker version -f '{{.Server.Version}}'),
+\`scripts/bench/image.sh\`, $(date -u +%Y-%m-%d), $(bench_machine) (shared), Docker $(docker version -f '{{.Server.Version}}'),
 image \`$image\` (version $version) on \`$base\`. Medians of $runs runs.
 
 | measure | krill | peer (same run) | ratio |
@@ -138,14 +139,5 @@ browser, build toolchain or bundled extras, OpenClaw installed from the npm regi
 production dependencies only, source maps and type declarations dropped.
 EOF
 )
-bench_md="$KRILL_ROOT/docs/benchmarks.md"
-[[ -f $bench_md ]] || printf '# Benchmarks\n\n## Image\n' >"$bench_md"
-grep -q '^## Image$' "$bench_md" || printf '\n## Image\n' >>"$bench_md"
-# Replace only this section: from "## Image" to the next "## " heading.
-SECTION="$section" awk '
-  /^## Image$/ { print ENVIRON["SECTION"]; print ""; skip = 1; next }
-  skip && /^## / { skip = 0 }
-  !skip { print }
-' "$bench_md" >"$work/benchmarks.md"
-cp "$work/benchmarks.md" "$bench_md"
 echo "$section"
+bench_write_section "$section"
