@@ -31,7 +31,7 @@ image_build() {
 
 # Points BASE_IMAGE and RUST_IMAGE at images made on this machine (no registry needed).
 use_local_bases() {
-  BASE_IMAGE=${BASE_IMAGE:-$("$KRILL_ROOT/scripts/tools/base-image.sh")}
+  BASE_IMAGE=${BASE_IMAGE:-$("$KRILL_ROOT/scripts/image/base-image.sh")}
   RUST_IMAGE=${RUST_IMAGE:-$("$KRILL_ROOT/scripts/image/rust-builder.sh")}
   export BASE_IMAGE RUST_IMAGE
 }

@@ -10,7 +10,7 @@ command -v rustc >/dev/null || die "rustc not found: install Rust (https://rustu
 rust_version=$(rustc --version | awk '{print $2}')
 sysroot=$(rustc --print sysroot)
 ref="krill-rust:$rust_version"
-base=$("$KRILL_ROOT/scripts/tools/base-image.sh")
+base=$("$KRILL_ROOT/scripts/image/base-image.sh")
 
 build() {
   docker image inspect "$ref" >/dev/null 2>&1 && return 0

@@ -8,7 +8,7 @@
 #   KRILL_IMAGE_FROM=clone|worktree   build from a clean clone of HEAD (default) or this work tree
 #   KRILL_IMAGE_BASES=auto|local|upstream
 #                     upstream: ubuntu:24.04 + rust:1.95-bookworm from a registry; local: images
-#                     made here (scripts/tools/base-image.sh, scripts/image/rust-builder.sh);
+#                     made here (scripts/image/base-image.sh, scripts/image/rust-builder.sh);
 #                     auto (default): upstream when ubuntu:24.04 can be had, else local
 # Last line: "P passed, F failed, N skipped".
 source "$(dirname "$0")/../lib/common.sh"

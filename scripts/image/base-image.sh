@@ -2,7 +2,7 @@
 # No container registry is reachable from krill's build machines, so the images' base is made
 # locally: debootstrap a minimal Debian and `docker import` it. Users build on ubuntu:24.04 (the
 # Dockerfile's default BASE_IMAGE); this image only stands in for it where nothing can be pulled.
-# Prints the image reference.
+# Its twin, rust-builder.sh, makes the Rust builder image on top of it. Prints the image reference.
 source "$(dirname "$0")/../lib/common.sh"
 "$KRILL_ROOT/scripts/tools/docker.sh"
 
