@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Non-cargo checks of charts/krill: helm lint --strict, ct lint, strict schema validation of every
 # rendered manifest against the Kubernetes OpenAPI (offline, kubeconform), actionlint on the
-# shipped workflows. The Rust rendering tests live in harness/chart-tests (cargo test).
+# shipped workflows, and no version written into them (scripts/versions.env holds every pin). The
+# Rust rendering tests live in harness/chart-tests (cargo test).
 # Needs the test environment from scripts/dev (KRILL_TOOLS_PATH). Last line: "P passed, F failed,
 # N skipped".
 source "$(dirname "$0")/../lib/common.sh"
@@ -69,5 +70,29 @@ misspelt_is_rejected() {
 check "kubeconform rejects a misspelt field" misspelt_is_rejected
 
 check "actionlint .github/workflows" actionlint .github/workflows/*.yaml
+
+# The workflows get every tool through scripts/tools/, which read scripts/versions.env; a version
+# written into a workflow would drift from the pins. Only actions (`uses: owner/action@ref`), the
+# runner's label (`runs-on: ubuntu-24.04`) and comments may carry version numbers.
+workflow_versions() { # FILE -> each version-like literal outside those
+  grep -vE '^[[:space:]]*(- )?(uses|runs-on):' "$1" | sed 's/#.*//' | grep -oE '\bv?[0-9]+\.[0-9]+(\.[0-9]+)*\b' || true
+}
+no_versions_in_workflows() {
+  local f v found=0
+  for f in .github/workflows/*.yaml; do
+    while read -r v; do
+      echo "$f names version $v: let a script under scripts/ take it from scripts/versions.env"; found=1
+    done < <(workflow_versions "$f")
+  done
+  ((found == 0))
+}
+check "no version pinned in .github/workflows (scripts/versions.env is the one place)" no_versions_in_workflows
+# ...and the check can fail: a pin copied into a workflow, as the first workflow did, is found.
+copied_pin_is_found() {
+  local found
+  found=$(workflow_versions <(printf 'env:\n  HELM_VERSION: %s # pinned\nsteps:\n  - uses: actions/checkout@v4.2.2\n' "$HELM_VERSION"))
+  [[ $found == "$HELM_VERSION" ]] || { echo "expected to find $HELM_VERSION, found: '$found'"; return 1; }
+}
+check "a version copied into a workflow is found" copied_pin_is_found
 
 phase_end
