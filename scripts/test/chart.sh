@@ -60,7 +60,7 @@ done
 # The validation must be able to fail: a misspelt field in a StatefulSet is rejected.
 misspelt_is_rejected() {
   local out
-  if out=$(helm template krill "$CHART" -n krill --kube-version "$KUBE_VERSION" -s templates/statefulset.yaml |
+  if out=$(helm template krill "$CHART" -n krill --kube-version "$KUBE_VERSION" -s templates/krill-statefulset.yaml |
     sed 's/podManagementPolicy:/podManagementPolicyy:/' |
     kubeconform -strict -schema-location "$SCHEMAS/{{ .ResourceKind }}{{ .KindSuffix }}.json" - 2>&1); then
     echo "kubeconform accepted a StatefulSet with a misspelt field"; return 1
