@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Go-built tools krill's tests and dev cluster use, each at its pinned version into
 # its own cache directory (scripts/lib/gobuild.sh). Usage: go-tools.sh [tool...] (default: all
-# but kind). Prints one bin directory per line, in the order asked.
+# but kind and local-path-provisioner). Prints one bin directory per line, in the order asked.
 source "$(dirname "$0")/../lib/common.sh"
 source "$KRILL_ROOT/scripts/lib/gobuild.sh"
 
@@ -15,6 +15,8 @@ declare -A SPEC=(
   [kwokctl]="sigs.k8s.io/kwok $KWOK_VERSION sigs.k8s.io/kwok/cmd/kwokctl"
   [kind]="sigs.k8s.io/kind $KIND_VERSION sigs.k8s.io/kind"
   [coredns]="github.com/coredns/coredns $COREDNS_VERSION github.com/coredns/coredns"
+  # Only the kind node image needs it (its default StorageClass).
+  [local-path-provisioner]="github.com/rancher/local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION github.com/rancher/local-path-provisioner"
 )
 
 tools=("$@"); ((${#tools[@]})) || tools=(helm ct kubeconform actionlint kwok kwokctl coredns)

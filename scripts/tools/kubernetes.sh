@@ -2,7 +2,8 @@
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the Go module
 # proxy. kubernetes' own go.mod points its staging modules (k8s.io/api, client-go, ...) at
 # ./staging, so the wrapper module replaces each with its published version.
-# Usage: kubernetes.sh. Prints the bin directory.
+# `kubernetes.sh node` builds what a kind node runs instead: kubeadm, kubelet, kube-proxy.
+# Usage: kubernetes.sh [node]. Prints the bin directory.
 source "$(dirname "$0")/../lib/common.sh"
 source "$KRILL_ROOT/scripts/lib/gobuild.sh"
 
@@ -22,6 +23,15 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-go_wrapper_build "${replaces[@]}" --ldflags "${ld# }" kubernetes "$KUBERNETES_VERSION" k8s.io/kubernetes \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+case ${1:-} in
+  "")
+    go_wrapper_build "${replaces[@]}" --ldflags "${ld# }" kubernetes "$KUBERNETES_VERSION" k8s.io/kubernetes \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ;;
+  # What a kind node runs (scripts/image/kind-node.sh), in a cache entry of its own so the
+  # local cluster never waits for it.
+  node)
+    go_wrapper_build "${replaces[@]}" --ldflags "${ld# }" kubernetes-node "$KUBERNETES_VERSION" k8s.io/kubernetes \
+      k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy ;;
+  *) die "usage: $0 [node]" ;;
+esac

@@ -1,0 +1,3 @@
+module krill.local/pause
+
+go 1.24
