@@ -43,3 +43,4 @@ pub fn shipped_values_files() -> Vec<PathBuf> {
     }
     files
 }
+pub mod values_docs;
