@@ -2,7 +2,7 @@
 # Non-cargo checks of charts/krill: helm lint --strict, ct lint, strict schema validation of every
 # rendered manifest against the Kubernetes OpenAPI (offline, kubeconform), actionlint on the
 # shipped workflows, and no version written into them (scripts/versions.env holds every pin). The
-# Rust rendering tests live in harness/chart-tests (cargo test).
+# Rust rendering tests live in harness/tests/chart (cargo test).
 # Needs the test environment from scripts/dev (KRILL_TOOLS_PATH). Last line: "P passed, F failed,
 # N skipped".
 source "$(dirname "$0")/../lib/common.sh"
@@ -40,7 +40,7 @@ schemas_dir() {
 }
 SCHEMAS=$(with_lock k8s-json-schemas schemas_dir)
 
-values_files=("$CHART/values.yaml" "$CHART"/ci/*-values.yaml "$CHART/values-dev.yaml" "$CHART/values-prod.yaml" harness/chart-tests/cases/*.yaml)
+values_files=("$CHART/values.yaml" "$CHART"/ci/*-values.yaml "$CHART/values-dev.yaml" "$CHART/values-prod.yaml" harness/tests/chart/cases/*.yaml)
 
 for values in "${values_files[@]}"; do
   check "helm lint --strict -f $values" helm lint --strict "$CHART" -f "$values" --kube-version "$KUBE_VERSION"

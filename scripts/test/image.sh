@@ -43,9 +43,9 @@ builds_failed=0
 image=$("$src/scripts/image/build.sh") || { log "building the krill image failed"; builds_failed=1; }
 litellm_image="krill-test-litellm:$LITELLM_VERSION"
 stand_in_image="krill-test-stand-in:$(KRILL_ROOT=$src workspace_version)"
-image_build "$src/harness/image-tests/images/litellm/Dockerfile" "$src" "$litellm_image" -- \
+image_build "$src/harness/tests/image/images/litellm/Dockerfile" "$src" "$litellm_image" -- \
   --build-arg "LITELLM_VERSION=$LITELLM_VERSION" || { log "building $litellm_image failed"; builds_failed=1; }
-image_build "$src/harness/image-tests/images/stand-in/Dockerfile" "$src" "$stand_in_image" \
+image_build "$src/harness/tests/image/images/stand-in/Dockerfile" "$src" "$stand_in_image" \
   || { log "building $stand_in_image failed"; builds_failed=1; }
 if ((builds_failed)); then failed=1; phase_end; exit 1; fi
 log "image size: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"

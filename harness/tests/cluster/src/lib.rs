@@ -1,0 +1,30 @@
+//! One cluster abstraction for krill's integration tests.
+//!
+//! A test asks for a [`Cluster`] (chosen by `KRILL_CLUSTER`), gets its own namespace and Helm
+//! release through [`TestRelease`], and checks the API server's objects and the cluster's DNS.
+//! The test body is the same whichever [`Provider`] runs it; what a provider cannot do (run real
+//! containers on simulated nodes, for instance) is reported by [`Cluster::pod_runtime`], never
+//! papered over.
+
+mod cluster;
+mod dns;
+mod error;
+mod k8s;
+mod provider;
+mod release;
+mod tools;
+mod wait;
+
+pub use cluster::{Cluster, PodRuntime};
+pub use dns::ClusterDns;
+pub use error::ClusterError;
+// One helm wrapper for every test crate: krill-test-support's.
+pub use krill_test_support::{Helm, HelmError, HelmOutput, ValueSource, Values};
+pub use k8s::{
+    claim_uid_of_pod_volume, endpoint_addresses, pods_matching, statefulset_pod_uids,
+    wait_for_claims_bound, wait_for_statefulset_ready,
+};
+pub use provider::Provider;
+pub use release::{TestRelease, namespace_for_test};
+pub use tools::{Tools, chart_dir};
+pub use wait::{Probe, poll};

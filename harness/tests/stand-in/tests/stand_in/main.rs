@@ -1,0 +1,3 @@
+//! The stand-in model server over real HTTP.
+
+mod http;
