@@ -65,7 +65,7 @@ pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<Strin
                 fs::read(&agents_md).with_context(|| format!("reading {}", agents_md.display()))?;
             fs::create_dir_all(paths.workspace())
                 .with_context(|| format!("creating {}", paths.workspace().display()))?;
-            crate::run::write_atomically(&paths.workspace().join("AGENTS.md"), &text)?;
+            crate::fsops::write_atomically(&paths.workspace().join("AGENTS.md"), &text)?;
             done.push(format!(
                 "injected {} as the workspace's AGENTS.md",
                 agents_md.display()
@@ -87,5 +87,5 @@ pub fn mark_initialized(paths: &Paths, how: &str) -> Result<()> {
         at: crate::snapshot::timestamp_now().1,
         how: how.to_owned(),
     };
-    crate::run::write_atomically(&marker(paths), &serde_json::to_vec_pretty(&record)?)
+    crate::fsops::write_atomically(&marker(paths), &serde_json::to_vec_pretty(&record)?)
 }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod context;
 pub mod envref;
+pub mod fsops;
 pub mod gateway;
 pub mod layout;
 pub mod paths;

@@ -142,7 +142,7 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
         path: journal_file.clone(),
         source: e.into(),
     })?;
-    crate::run::write_atomically(&journal_file, &text).map_err(|e| RestoreError::Io {
+    crate::fsops::write_atomically(&journal_file, &text).map_err(|e| RestoreError::Io {
         path: journal_file.clone(),
         source: io::Error::other(format!("{e:#}")),
     })?;

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
-use std::path::Path;
+use std::io;
 
 use anyhow::{Context, Result};
 
 use crate::config::{self, RenderRequest, Rendered, Source};
 use crate::context;
+use crate::fsops::write_atomically;
 use crate::gateway::{GatewayLock, Launch};
 use crate::layout;
 use crate::paths::{KrillName, Paths, Settings};
@@ -112,23 +112,6 @@ impl Plan {
         layout::prepare(&self.paths, self.settings.uid, self.settings.gid)?;
         Ok(lock)
     }
-}
-
-/// Writes `path` through a temporary file and a rename, so a reader never sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("path has no parent directory")?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".krill-tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.as_file()
-        .sync_all()
-        .with_context(|| format!("syncing {}", path.display()))?;
-    file.persist(path)
-        .with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -429,7 +429,7 @@ pub fn snapshot(
         path: record_path.clone(),
         source: e.into(),
     })?;
-    crate::run::write_atomically(&record_path, &bytes).map_err(|e| SnapshotError::Io {
+    crate::fsops::write_atomically(&record_path, &bytes).map_err(|e| SnapshotError::Io {
         path: record_path.clone(),
         source: io::Error::other(format!("{e:#}")),
     })?;

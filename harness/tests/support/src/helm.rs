@@ -270,10 +270,7 @@ impl Helm {
             KUBE_VERSION.into(),
         ];
         args.extend(value_args(values, scratch.path())?);
-        let output = self
-            .command(&args)
-            .output()
-            .map_err(self.spawn_error())?;
+        let output = self.command(&args).output().map_err(self.spawn_error())?;
         Ok((args, output))
     }
 
@@ -339,7 +336,13 @@ mod tests {
     #[test]
     fn files_are_passed_as_given() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let args = value_args(&[ValueSource::File("/v.yaml".into()), ValueSource::Set("x=1".into())], dir.path())?;
+        let args = value_args(
+            &[
+                ValueSource::File("/v.yaml".into()),
+                ValueSource::Set("x=1".into()),
+            ],
+            dir.path(),
+        )?;
         assert_eq!(args, ["-f", "/v.yaml", "--set", "x=1"].map(OsString::from));
         Ok(())
     }
@@ -353,7 +356,13 @@ mod tests {
                 .unwrap_or_else(|e| panic!("running false: {e}")),
             stderr: "values don't meet the specifications of the schema".into(),
         };
-        assert_eq!(err.stderr(), "values don't meet the specifications of the schema");
-        assert!(err.to_string().starts_with("`helm template x` exited with"), "{err}");
+        assert_eq!(
+            err.stderr(),
+            "values don't meet the specifications of the schema"
+        );
+        assert!(
+            err.to_string().starts_with("`helm template x` exited with"),
+            "{err}"
+        );
     }
 }

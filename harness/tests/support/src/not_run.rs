@@ -26,7 +26,10 @@ fn report(log: Option<&Path>, reason: &str) {
             .and_then(|mut file| file.write_all(line.as_bytes()));
         // A lost line would count a test that did not run as passed: that must fail loudly.
         if let Err(err) = written {
-            panic!("cannot append to {NOT_RUN_LOG_ENV}={}: {err}", log.display());
+            panic!(
+                "cannot append to {NOT_RUN_LOG_ENV}={}: {err}",
+                log.display()
+            );
         }
     }
 }
@@ -44,7 +47,9 @@ fn test_binary() -> String {
 
 fn strip_hash(stem: &str) -> &str {
     match stem.rsplit_once('-') {
-        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => name,
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name
+        }
         _ => stem,
     }
 }
@@ -64,13 +69,19 @@ mod tests {
     #[test]
     fn strips_cargos_hash_only() {
         assert_eq!(strip_hash("claw-0123456789abcdef"), "claw");
-        assert_eq!(strip_hash("krill_test_support-fedcba9876543210"), "krill_test_support");
+        assert_eq!(
+            strip_hash("krill_test_support-fedcba9876543210"),
+            "krill_test_support"
+        );
         assert_eq!(strip_hash("stand-in"), "stand-in");
     }
 
     #[test]
     fn the_test_name_is_the_thread_name() {
-        assert_eq!(test_name(), "not_run::tests::the_test_name_is_the_thread_name");
+        assert_eq!(
+            test_name(),
+            "not_run::tests::the_test_name_is_the_thread_name"
+        );
     }
 
     #[test]
@@ -91,6 +102,9 @@ mod tests {
     fn an_unwritable_log_fails_the_test() {
         let missing = Path::new("/nonexistent/krill/not-run.log");
         let caught = std::panic::catch_unwind(|| report(Some(missing), "x"));
-        assert!(caught.is_err(), "a lost NOT RUN line must not pass silently");
+        assert!(
+            caught.is_err(),
+            "a lost NOT RUN line must not pass silently"
+        );
     }
 }

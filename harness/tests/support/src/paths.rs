@@ -64,14 +64,21 @@ mod tests {
 
     #[test]
     fn empty_krill_cache_counts_as_unset() {
-        let vars = [("KRILL_CACHE", ""), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        let vars = [
+            ("KRILL_CACHE", ""),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
         assert_eq!(cache_root_from(env(&vars)), PathBuf::from("/x/krill"));
     }
 
     #[test]
     fn empty_xdg_cache_home_counts_as_unset() {
         let vars = [("KRILL_CACHE", ""), ("XDG_CACHE_HOME", ""), ("HOME", "/h")];
-        assert_eq!(cache_root_from(env(&vars)), PathBuf::from("/h/.cache/krill"));
+        assert_eq!(
+            cache_root_from(env(&vars)),
+            PathBuf::from("/h/.cache/krill")
+        );
     }
 
     #[test]
@@ -89,8 +96,16 @@ mod tests {
             .find_map(|line| line.strip_prefix("KRILL_CACHE="))
             .ok_or("scripts/lib/common.sh no longer assigns KRILL_CACHE=...; update cache_root")?;
         let cases: [&[(&str, &str)]; 4] = [
-            &[("KRILL_CACHE", "/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
-            &[("KRILL_CACHE", ""), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
+            &[
+                ("KRILL_CACHE", "/k"),
+                ("XDG_CACHE_HOME", "/x"),
+                ("HOME", "/h"),
+            ],
+            &[
+                ("KRILL_CACHE", ""),
+                ("XDG_CACHE_HOME", "/x"),
+                ("HOME", "/h"),
+            ],
             &[("KRILL_CACHE", ""), ("XDG_CACHE_HOME", ""), ("HOME", "/h")],
             &[("HOME", "/h")],
         ];

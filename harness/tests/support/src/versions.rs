@@ -44,7 +44,9 @@ impl Versions {
         self.0
             .get(key)
             .map(String::as_str)
-            .ok_or_else(|| VersionsError::Missing { key: key.to_owned() })
+            .ok_or_else(|| VersionsError::Missing {
+                key: key.to_owned(),
+            })
     }
 
     pub fn as_map(&self) -> &BTreeMap<String, String> {
