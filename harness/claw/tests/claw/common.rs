@@ -181,7 +181,8 @@ pub fn prose(len: usize, seed: u64) -> Vec<u8> {
 
 /// Where claw.py is, or why we cannot use it.
 pub fn claw_py() -> Result<PathBuf, String> {
-    let path = match std::env::var_os("KRILL_CLAW_PY") {
+    // scripts/dev env exports KRILL_CLAW_PY='' when the submodule is absent: empty means unset.
+    let path = match std::env::var_os("KRILL_CLAW_PY").filter(|p| !p.is_empty()) {
         Some(p) => PathBuf::from(p),
         None => krill_test_support::repo_root().join("claw.py/claw.py"),
     };
