@@ -26,7 +26,7 @@ KUBECONFIG_PATH="$STATE/kubeconfig"
 DNS_PORT=${KRILL_KIND_DNS_PORT:-30053}
 K8S_BIN=$(cached kubernetes "$KUBERNETES_VERSION")/bin
 
-usage() { echo "usage: $0 up|down|env" >&2; exit 2; }
+usage() { echo "usage: scripts/cluster/kind.sh up|down|env|load IMAGE..." >&2; exit 2; }
 
 kind_bin() { echo "$("$KRILL_ROOT/scripts/tools/go-tools.sh" kind)/kind"; }
 kubectl_kind() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
