@@ -70,6 +70,13 @@ impl ClawError {
         }
     }
 
+    pub(crate) fn unexportable(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        ClawError::Unexportable {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+
     /// The refusal reason, if this is a refusal (handy in tests and callers that map exit codes).
     pub fn refusal(&self) -> Option<&Refusal> {
         match self {
