@@ -133,9 +133,7 @@ fn we_import_what_claw_py_exports() {
 
 #[test]
 fn both_tools_pack_the_same_entries_without_a_context_folder() {
-    let Some(claw_py) =
-        claw_py_or_not_run()
-    else {
+    let Some(claw_py) = claw_py_or_not_run() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
