@@ -2,8 +2,8 @@
 //! library so tests and benchmarks can drive it without a process in between.
 
 pub mod config;
-pub mod context;
 pub mod envref;
+pub mod first_start;
 pub mod fsops;
 pub mod gateway;
 pub mod layout;

@@ -173,7 +173,7 @@ fn execute(command: Command) -> Result<()> {
             restore::recover(&paths)?;
             let summary = restore::restore(&paths, &archive)?;
             // A restored volume counts as set up: the next start must not import init.claw over it.
-            krill_helper::context::mark_initialized(
+            krill_helper::first_start::mark_initialized(
                 &paths,
                 &format!("restored from {}", archive.display()),
             )?;

@@ -3,16 +3,34 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-
-use crate::config::{self, RenderRequest, Rendered, Source};
-use crate::context;
-use crate::fsops::write_atomically;
-use crate::gateway::{GatewayLock, Launch};
-use crate::layout;
-use crate::paths::{KrillName, Paths, Settings};
+use crate::config::{self, ConfigError, RenderRequest, Rendered, Source};
+use crate::first_start::{self, FirstStartError};
+use crate::fsops::{FsError, io_err, write_atomically};
+use crate::gateway::{GatewayError, GatewayLock, Launch};
+use crate::layout::{self, LayoutError};
+use crate::paths::{KrillName, Paths, Settings, SettingsError};
 use crate::token::{self, GatewayToken, TOKEN_VARIABLE, TokenError};
+
+/// Why `krill run` or `krill prepare` stopped before the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error(transparent)]
+    FirstStart(#[from] FirstStartError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
 
 /// Everything `krill run` decides from its environment, before touching the disk.
 pub struct Plan {
@@ -23,11 +41,11 @@ pub struct Plan {
     pub launch: Launch,
     /// Set when the gateway would need a token and neither source has one; only `run` (which
     /// starts the gateway) cares, `prepare` does not.
-    missing_token: Option<std::path::PathBuf>,
+    missing_token: Option<PathBuf>,
 }
 
 impl Plan {
-    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self> {
+    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, RunError> {
         let name = KrillName::from_env(env)?;
         let paths = Paths::from_env(env);
         let settings = Settings::from_env(env)?;
@@ -45,17 +63,13 @@ impl Plan {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Source::new("built-in template", config::DEFAULT_TEMPLATE)
             }
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading {}", template_path.display()));
-            }
+            Err(e) => return Err(io_err("reading", &template_path)(e).into()),
         };
         let overrides_path = paths.overrides(&name);
         let overrides = match fs::read_to_string(&overrides_path) {
             Ok(text) => Some(Source::new(overrides_path.display().to_string(), text)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading {}", overrides_path.display()));
-            }
+            Err(e) => return Err(io_err("reading", &overrides_path)(e).into()),
         };
         let rendered = config::render(&RenderRequest {
             template,
@@ -97,11 +111,11 @@ impl Plan {
 
     /// Lays out the volume, restores context on first start, writes the config. Returns the lock
     /// the gateway must inherit.
-    pub fn prepare(&self, force_restore: bool) -> Result<GatewayLock> {
+    pub fn prepare(&self, force_restore: bool) -> Result<GatewayLock, RunError> {
         layout::prepare(&self.paths, self.settings.uid, self.settings.gid)?;
         let lock = GatewayLock::acquire(&self.paths)?;
-        context::recover(&self.paths)?;
-        if let Some(report) = context::restore_on_first_start(&self.paths, force_restore)? {
+        first_start::recover(&self.paths)?;
+        if let Some(report) = first_start::restore_on_first_start(&self.paths, force_restore)? {
             eprintln!("krill: {report}");
         }
         write_atomically(

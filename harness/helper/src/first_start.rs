@@ -1,16 +1,24 @@
-//! The context a krill starts with: `/krill/context/init.claw` and `/krill/context/AGENTS.md`,
+//! A volume's first start: the context a krill starts with, `/krill/context/init.claw` and `/krill/context/AGENTS.md`,
 //! applied on the first start only (or when forced), so a restart never clobbers what the agent
 //! has done since.
 
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::fsops::{FsError, io_err, write_atomically};
 use crate::paths::Paths;
-use crate::restore;
+use crate::restore::{self, RestoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FirstStartError {
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
 
 /// Written to `.krill/initialized` once the first start has set the volume up.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,14 +31,15 @@ fn marker(paths: &Paths) -> PathBuf {
     paths.bookkeeping().join("initialized")
 }
 
-pub fn recover(paths: &Paths) -> Result<()> {
+/// Finishes a restore an earlier start left half done (see [`restore::recover`]).
+pub fn recover(paths: &Paths) -> Result<(), FirstStartError> {
     if restore::recover(paths)? {
         eprintln!("krill: finished a restore an earlier start left half done");
     }
     Ok(())
 }
 
-fn is_empty_dir(dir: &std::path::Path) -> io::Result<bool> {
+fn is_empty_dir(dir: &Path) -> io::Result<bool> {
     match fs::read_dir(dir) {
         Ok(mut entries) => Ok(entries.next().is_none()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
@@ -40,11 +49,17 @@ fn is_empty_dir(dir: &std::path::Path) -> io::Result<bool> {
 
 /// Applies init.claw and AGENTS.md if this is the volume's first start (or `force`). Returns a
 /// line for the log when it did something.
-pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<String>> {
+pub fn restore_on_first_start(
+    paths: &Paths,
+    force: bool,
+) -> Result<Option<String>, FirstStartError> {
     if marker(paths).exists() && !force {
         return Ok(None);
     }
-    let has_data = !is_empty_dir(&paths.workspace())? || !is_empty_dir(&paths.state())?;
+    let workspace = paths.workspace();
+    let state = paths.state();
+    let has_data = !is_empty_dir(&workspace).map_err(io_err("reading", &workspace))?
+        || !is_empty_dir(&state).map_err(io_err("reading", &state))?;
     let init_claw = paths.init_claw();
     let agents_md = paths.agents_md();
     let how = if has_data && !force {
@@ -61,11 +76,9 @@ pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<Strin
             ));
         }
         if agents_md.is_file() {
-            let text =
-                fs::read(&agents_md).with_context(|| format!("reading {}", agents_md.display()))?;
-            fs::create_dir_all(paths.workspace())
-                .with_context(|| format!("creating {}", paths.workspace().display()))?;
-            crate::fsops::write_atomically(&paths.workspace().join("AGENTS.md"), &text)?;
+            let text = fs::read(&agents_md).map_err(io_err("reading", &agents_md))?;
+            fs::create_dir_all(&workspace).map_err(io_err("creating", &workspace))?;
+            write_atomically(&workspace.join("AGENTS.md"), &text)?;
             done.push(format!(
                 "injected {} as the workspace's AGENTS.md",
                 agents_md.display()
@@ -82,10 +95,13 @@ pub fn restore_on_first_start(paths: &Paths, force: bool) -> Result<Option<Strin
 }
 
 /// Records that the volume is set up, so later starts leave it alone.
-pub fn mark_initialized(paths: &Paths, how: &str) -> Result<()> {
+pub fn mark_initialized(paths: &Paths, how: &str) -> Result<(), FirstStartError> {
     let record = Initialized {
         at: crate::snapshot::timestamp_now().1,
         how: how.to_owned(),
     };
-    crate::fsops::write_atomically(&marker(paths), &serde_json::to_vec_pretty(&record)?)
+    let marker = marker(paths);
+    let bytes =
+        serde_json::to_vec_pretty(&record).map_err(|e| io_err("encoding", &marker)(e.into()))?;
+    Ok(write_atomically(&marker, &bytes)?)
 }
