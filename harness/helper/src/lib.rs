@@ -7,6 +7,7 @@ pub mod first_start;
 pub mod fsops;
 pub mod gateway;
 pub mod layout;
+pub mod manual_restore;
 pub mod paths;
 pub mod restore;
 pub mod run;

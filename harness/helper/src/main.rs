@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
 use krill_helper::paths::{KrillName, Paths, Settings};
 use krill_helper::run::Plan;
 use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome};
-use krill_helper::{gateway, layout, restore, snapshot};
+use krill_helper::{manual_restore, snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -164,21 +164,7 @@ fn execute(command: Command) -> Result<()> {
         Command::Restore { archive } => {
             let paths = Paths::from_env(&env);
             let settings = Settings::from_env(&env)?;
-            let bookkeeping = paths.bookkeeping();
-            std::fs::create_dir_all(&bookkeeping)
-                .with_context(|| format!("creating {}", bookkeeping.display()))?;
-            // Holding the gateway lock for the whole restore also keeps a gateway from starting.
-            let lock = gateway::GatewayLock::acquire(&paths)
-                .context("refusing to restore while the gateway runs: stop the pod, or restore from an init container")?;
-            restore::recover(&paths)?;
-            let summary = restore::restore(&paths, &archive)?;
-            // A restored volume counts as set up: the next start must not import init.claw over it.
-            krill_helper::first_start::mark_initialized(
-                &paths,
-                &format!("restored from {}", archive.display()),
-            )?;
-            drop(lock);
-            layout::prepare(&paths, settings.uid, settings.gid)?;
+            let summary = manual_restore::restore_stopped(&paths, &settings, &archive)?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(())
         }
