@@ -1,6 +1,6 @@
-//! A volume's first start: the context a krill starts with, `/krill/context/init.claw` and `/krill/context/AGENTS.md`,
-//! applied on the first start only (or when forced), so a restart never clobbers what the agent
-//! has done since.
+//! A volume's first start: the context a krill starts with, `/krill/context/init.claw` and
+//! `/krill/context/AGENTS.md`, applied on the first start only (or when forced), so a restart
+//! never clobbers what the agent has done since.
 
 use std::fs;
 use std::io;
