@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender};
 use libdeflater::Compressor;
@@ -57,6 +57,16 @@ impl<'a> Producer<'a> {
         ok
     }
 
+    /// A whole entry for a worker; with `read_from` the worker reads the file itself.
+    fn send_whole(&mut self, item: usize, bufs: Buffers, read_from: Option<PathBuf>) -> bool {
+        self.send_job(|seq| Job::Whole {
+            seq,
+            item,
+            bufs,
+            read_from,
+        })
+    }
+
     /// Feeds every item to the pipeline; returns when done or when the other side hung up.
     pub fn run(mut self) {
         let mut fast = Compressor::new(level_one());
@@ -76,12 +86,7 @@ impl<'a> Producer<'a> {
                     };
                     bufs.raw.clear();
                     bufs.raw.extend_from_slice(bytes);
-                    if !self.send_job(|seq| Job::Whole {
-                        seq,
-                        item: idx,
-                        bufs,
-                        read_from: None,
-                    }) {
+                    if !self.send_whole(idx, bufs, None) {
                         return;
                     }
                     continue;
@@ -92,12 +97,7 @@ impl<'a> Producer<'a> {
             };
             if item.size < CHUNK as u64 {
                 let Ok(bufs) = self.tokens.recv() else { return };
-                if !self.send_job(|seq| Job::Whole {
-                    seq,
-                    item: idx,
-                    bufs,
-                    read_from: Some(path),
-                }) {
+                if !self.send_whole(idx, bufs, Some(path)) {
                     return;
                 }
                 continue;
@@ -128,12 +128,7 @@ impl<'a> Producer<'a> {
                 return;
             }
             if bufs.raw.len() < CHUNK {
-                if !self.send_job(|seq| Job::Whole {
-                    seq,
-                    item: idx,
-                    bufs,
-                    read_from: None,
-                }) {
+                if !self.send_whole(idx, bufs, None) {
                     return;
                 }
                 continue;

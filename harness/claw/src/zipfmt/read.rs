@@ -141,6 +141,16 @@ fn read_vec<R: ReadAt + ?Sized>(src: &R, offset: u64, len: usize) -> Result<Vec<
     Ok(buf)
 }
 
+/// Refuses archives split over several disks (the end records name a disk other than the first).
+fn single_volume(disk: u32, cd_disk: u32) -> Result<(), ParseError> {
+    if disk != 0 || cd_disk != 0 {
+        return Err(ParseError::Corrupt(
+            "multi-volume archives are not supported".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Finds the end-of-central-directory record (and its zip64 twin) and returns where the
 /// central directory is.
 pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(
@@ -178,11 +188,7 @@ pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(
     let mut count = r.u16().unwrap_or(0) as u64;
     let mut size = r.u32().unwrap_or(0) as u64;
     let mut offset = r.u32().unwrap_or(0) as u64;
-    if disk != 0 || cd_disk != 0 {
-        return Err(ParseError::Corrupt(
-            "multi-volume archives are not supported".into(),
-        ));
-    }
+    single_volume(disk.into(), cd_disk.into())?;
     let mut cd_end_limit = eocd_offset;
     if count == 0xFFFF || size == U32_MAX || offset == U32_MAX {
         let loc_offset = eocd_offset
@@ -217,11 +223,7 @@ pub(crate) fn locate_central_directory<R: ReadAt + ?Sized>(
         let _needed = r.u16();
         let disk = r.u32().unwrap_or(1);
         let cd_disk = r.u32().unwrap_or(1);
-        if disk != 0 || cd_disk != 0 {
-            return Err(ParseError::Corrupt(
-                "multi-volume archives are not supported".into(),
-            ));
-        }
+        single_volume(disk, cd_disk)?;
         let _this_disk = r.u64();
         count = r.u64().unwrap_or(0);
         size = r.u64().unwrap_or(0);

@@ -34,6 +34,7 @@ pub(crate) struct EntryMeta {
     pub mode: u32,
 }
 
+/// An entry as the central directory records it.
 struct Written {
     meta: EntryMeta,
     method: u16,
@@ -51,7 +52,8 @@ pub(crate) struct ZipWriter {
     flushed: u64,
     done: Vec<Written>,
     /// Entry in progress whose sizes are patched in on `finish_entry`.
-    open: Option<(EntryMeta, u16, u64, bool)>,
+    /// Entry in progress (CRC and sizes still zero) and whether its header reserved zip64 fields.
+    open: Option<(Written, bool)>,
 }
 
 const WRITE_BUF: usize = 1 << 20;
@@ -93,15 +95,10 @@ impl ZipWriter {
         Ok(())
     }
 
-    fn local_header(
-        &mut self,
-        meta: &EntryMeta,
-        method: u16,
-        crc: u32,
-        compressed: u64,
-        uncompressed: u64,
-        zip64: bool,
-    ) -> io::Result<()> {
+    fn local_header(&mut self, entry: &Written, zip64: bool) -> io::Result<()> {
+        let meta = &entry.meta;
+        let (method, crc) = (entry.method, entry.crc);
+        let (compressed, uncompressed) = (entry.compressed, entry.uncompressed);
         let (time, date) = dos_datetime(meta.mtime);
         let mut h = Vec::with_capacity(LOCAL_HEADER_LEN + meta.name.len() + 20);
         h.extend_from_slice(&SIG_LOCAL.to_le_bytes());
@@ -139,44 +136,52 @@ impl ZipWriter {
         uncompressed: u64,
         data: &[u8],
     ) -> io::Result<()> {
-        let offset = self.pos();
-        let compressed = data.len() as u64;
-        let zip64 = compressed >= U32_MAX || uncompressed >= U32_MAX;
-        self.local_header(&meta, method, crc, compressed, uncompressed, zip64)?;
-        self.write_data(data)?;
-        self.done.push(Written {
+        let entry = Written {
+            compressed: data.len() as u64,
+            offset: self.pos(),
             meta,
             method,
             crc,
-            compressed,
             uncompressed,
-            offset,
-        });
+        };
+        let zip64 = entry.compressed >= U32_MAX || uncompressed >= U32_MAX;
+        self.local_header(&entry, zip64)?;
+        self.write_data(data)?;
+        self.done.push(entry);
         Ok(())
     }
 
     /// Starts an entry whose data arrives in pieces; `size_hint` (the file's size when we
     /// looked) decides whether the local header reserves zip64 fields.
     pub fn begin_entry(&mut self, meta: EntryMeta, method: u16, size_hint: u64) -> io::Result<()> {
-        let offset = self.pos();
+        // CRC and sizes are patched in by `finish_entry`.
+        let entry = Written {
+            offset: self.pos(),
+            meta,
+            method,
+            crc: 0,
+            compressed: 0,
+            uncompressed: 0,
+        };
         // Deflate can expand incompressible data slightly; leave headroom below 4 GiB.
         let zip64 = size_hint >= U32_MAX - (U32_MAX >> 4);
-        self.local_header(&meta, method, 0, 0, 0, zip64)?;
-        self.open = Some((meta, method, offset, zip64));
+        self.local_header(&entry, zip64)?;
+        self.open = Some((entry, zip64));
         Ok(())
     }
 
     pub fn finish_entry(&mut self, crc: u32, compressed: u64, uncompressed: u64) -> io::Result<()> {
-        let Some((meta, method, offset, zip64)) = self.open.take() else {
+        let Some((mut entry, zip64)) = self.open.take() else {
             return Err(io::Error::other("finish_entry without begin_entry"));
         };
         if !zip64 && (compressed >= U32_MAX || uncompressed >= U32_MAX) {
             return Err(io::Error::other(format!(
                 "{} grew past 4 GiB while being archived",
-                meta.name
+                entry.meta.name
             )));
         }
         self.flush_buf()?;
+        let offset = entry.offset;
         let mut fields = Vec::with_capacity(12);
         fields.extend_from_slice(&crc.to_le_bytes());
         if zip64 {
@@ -184,21 +189,17 @@ impl ZipWriter {
             let mut sizes = Vec::with_capacity(16);
             sizes.extend_from_slice(&uncompressed.to_le_bytes());
             sizes.extend_from_slice(&compressed.to_le_bytes());
-            let extra_body = offset + LOCAL_HEADER_LEN as u64 + meta.name.len() as u64 + 4;
+            let extra_body = offset + LOCAL_HEADER_LEN as u64 + entry.meta.name.len() as u64 + 4;
             self.file.write_all_at(&sizes, extra_body)?;
         } else {
             fields.extend_from_slice(&(compressed as u32).to_le_bytes());
             fields.extend_from_slice(&(uncompressed as u32).to_le_bytes());
             self.file.write_all_at(&fields, offset + 14)?;
         }
-        self.done.push(Written {
-            meta,
-            method,
-            crc,
-            compressed,
-            uncompressed,
-            offset,
-        });
+        entry.crc = crc;
+        entry.compressed = compressed;
+        entry.uncompressed = uncompressed;
+        self.done.push(entry);
         Ok(())
     }
 
