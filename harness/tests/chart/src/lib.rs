@@ -27,7 +27,9 @@ pub fn render(
     namespace: &str,
     values: &[ValueSource],
 ) -> Result<Rendered, RenderError> {
-    Ok(Rendered::parse(&helm.template(release, namespace, values)?)?)
+    Ok(Rendered::parse(
+        &helm.template(release, namespace, values)?,
+    )?)
 }
 
 /// Values files shipped with the chart: the defaults, the ct cases and the examples.

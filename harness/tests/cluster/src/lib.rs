@@ -19,11 +19,11 @@ pub use cluster::{Cluster, PodRuntime};
 pub use dns::ClusterDns;
 pub use error::ClusterError;
 // One helm wrapper for every test crate: krill-test-support's.
-pub use krill_test_support::{Helm, HelmError, HelmOutput, ValueSource, Values};
 pub use k8s::{
     claim_uid_of_pod_volume, endpoint_addresses, pods_matching, statefulset_pod_uids,
     wait_for_claims_bound, wait_for_statefulset_ready,
 };
+pub use krill_test_support::{Helm, HelmError, HelmOutput, ValueSource, Values};
 pub use provider::Provider;
 pub use release::{TestRelease, namespace_for_test};
 pub use tools::{Tools, chart_dir};

@@ -19,7 +19,9 @@ pub fn ping() -> Result<(), SetupError> {
     if output.status.success() {
         Ok(())
     } else {
-        Err(SetupError::DockerUnreachable(String::from_utf8_lossy(&output.stderr).trim().to_owned()))
+        Err(SetupError::DockerUnreachable(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ))
     }
 }
 
@@ -35,7 +37,10 @@ pub fn image_exists(image: &str) -> bool {
 /// the exit code is what a test asserts on.
 pub fn run<S: AsRef<str>>(args: &[S]) -> anyhow::Result<Output> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    docker().args(&args).output().with_context(|| format!("running docker {}", args.join(" ")))
+    docker()
+        .args(&args)
+        .output()
+        .with_context(|| format!("running docker {}", args.join(" ")))
 }
 
 /// Runs `docker <args>` and fails, with its stderr, unless it exits 0.
@@ -56,7 +61,8 @@ pub fn inspect(object: &str) -> anyhow::Result<serde_json::Value> {
     let text = checked(&["inspect", object])?;
     let mut list: Vec<serde_json::Value> =
         serde_json::from_str(&text).with_context(|| format!("parsing docker inspect {object}"))?;
-    list.pop().with_context(|| format!("docker inspect {object} returned nothing"))
+    list.pop()
+        .with_context(|| format!("docker inspect {object} returned nothing"))
 }
 
 /// A named volume, removed when dropped: the krill's PVC in these tests, so it must survive the
@@ -74,7 +80,17 @@ impl Volume {
     /// A one-shot container of `image` with the volume at /krill/data runs `script` (sh -c).
     pub fn sh(&self, image: &str, script: &str) -> anyhow::Result<Output> {
         let mount = format!("{}:/krill/data", self.name);
-        run(&["run", "--rm", "-v", &mount, "--entrypoint", "sh", image, "-c", script])
+        run(&[
+            "run",
+            "--rm",
+            "-v",
+            &mount,
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            script,
+        ])
     }
 
     /// Every path on the volume with its type, size, mode and a content digest: what "untouched"
@@ -87,10 +103,23 @@ impl Volume {
         let script = "cd /krill/data && find . -not -path ./.krill/gateway.lock \
                       \\( -type d -printf '%y %m %p\\n' -o -printf '%y %m %s %T@ %p\\n' \\) | sort \
                       && find . -type f -not -path ./.krill/gateway.lock -exec sha256sum {} + | sort";
-        let output =
-            run(&["run", "--rm", "-v", &mount, "--entrypoint", "sh", image, "-c", script])?;
+        let output = run(&[
+            "run",
+            "--rm",
+            "-v",
+            &mount,
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            script,
+        ])?;
         if !output.status.success() {
-            bail!("listing volume {}: {}", self.name, String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "listing volume {}: {}",
+                self.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }

@@ -50,7 +50,9 @@ pub fn empty_dirs() -> std::collections::HashMap<String, String> {
 /// `docker run` arguments for a one-shot `krill <args>` in the image, with the pod's mounts and
 /// environment (no network: nothing it does may need one).
 pub fn one_shot_krill(image: &str, volume: &str, args: &[&str]) -> Vec<String> {
-    let mut run: Vec<String> = ["run", "--rm", "--read-only", "--cap-drop", "ALL"].map(String::from).into();
+    let mut run: Vec<String> = ["run", "--rm", "--read-only", "--cap-drop", "ALL"]
+        .map(String::from)
+        .into();
     run.extend(empty_dir_flags());
     run.extend(["-v".to_owned(), format!("{volume}:/krill/data")]);
     for env in [
@@ -62,14 +64,21 @@ pub fn one_shot_krill(image: &str, volume: &str, args: &[&str]) -> Vec<String> {
     ] {
         run.extend(["-e".to_owned(), env.to_owned()]);
     }
-    run.extend(["--entrypoint".to_owned(), "krill".to_owned(), image.to_owned()]);
+    run.extend([
+        "--entrypoint".to_owned(),
+        "krill".to_owned(),
+        image.to_owned(),
+    ]);
     run.extend(args.iter().map(|arg| (*arg).to_owned()));
     run
 }
 
 /// The same mounts as `docker run` flags, for one-shot runs.
 pub fn empty_dir_flags() -> Vec<String> {
-    empty_dirs().into_iter().flat_map(|(path, options)| ["--tmpfs".to_owned(), format!("{path}:{options}")]).collect()
+    empty_dirs()
+        .into_iter()
+        .flat_map(|(path, options)| ["--tmpfs".to_owned(), format!("{path}:{options}")])
+        .collect()
 }
 
 impl PodSpec<'_> {
@@ -105,13 +114,18 @@ impl PodSpec<'_> {
     /// Starts the container and nothing else: for starts that are meant to fail, whose container
     /// may be gone before its port could be looked up.
     pub async fn launch(&self) -> anyhow::Result<ContainerAsync<GenericImage>> {
-        self.request().start().await.context("starting the krill container")
+        self.request()
+            .start()
+            .await
+            .context("starting the krill container")
     }
 
     /// Starts the container without waiting for the gateway.
     pub async fn start(&self) -> anyhow::Result<Pod> {
         let container = self.launch().await?;
-        let port = container.get_host_port_ipv4(ContainerPort::Tcp(GATEWAY_PORT)).await?;
+        let port = container
+            .get_host_port_ipv4(ContainerPort::Tcp(GATEWAY_PORT))
+            .await?;
         Ok(Pod {
             container,
             gateway: format!("http://127.0.0.1:{port}"),
@@ -126,13 +140,18 @@ impl Pod {
     pub async fn wait_ready(&self) -> anyhow::Result<()> {
         let url = format!("{}/readyz", self.gateway);
         let body = stack::wait_http_ok(&url, Duration::from_secs(240), &self.container).await?;
-        anyhow::ensure!(body.contains("\"ready\":true"), "/readyz answered 2xx without \"ready\":true: {body}");
+        anyhow::ensure!(
+            body.contains("\"ready\":true"),
+            "/readyz answered 2xx without \"ready\":true: {body}"
+        );
         Ok(())
     }
 
     /// One agent turn through the gateway's OpenAI-compatible endpoint.
     pub async fn chat(&self, message: &str) -> anyhow::Result<serde_json::Value> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()?;
         let response = client
             .post(format!("{}/v1/chat/completions", self.gateway))
             .bearer_auth(&self.gateway_token)
@@ -150,7 +169,8 @@ impl Pod {
             "chat completion answered {status}: {body}\n{}",
             stack::logs(&self.container).await
         );
-        serde_json::from_str(&body).with_context(|| format!("chat completion body is not JSON: {body}"))
+        serde_json::from_str(&body)
+            .with_context(|| format!("chat completion body is not JSON: {body}"))
     }
 
     /// Runs a command in the container as its user; returns (exit code, stdout, stderr).

@@ -10,15 +10,23 @@ pub enum SetupError {
         "{var} is not set; it names the {what} image. Run the tests through `scripts/dev test` \
          (or scripts/test/image.sh), which builds the images and exports it"
     )]
-    MissingVariable { var: &'static str, what: &'static str },
-    #[error(
-        "image {image} ({what}) is not built on this docker daemon; build it with {how}"
-    )]
-    ImageNotBuilt { image: String, what: &'static str, how: &'static str },
+    MissingVariable {
+        var: &'static str,
+        what: &'static str,
+    },
+    #[error("image {image} ({what}) is not built on this docker daemon; build it with {how}")]
+    ImageNotBuilt {
+        image: String,
+        what: &'static str,
+        how: &'static str,
+    },
     #[error("docker is not reachable ({0}); start it with scripts/tools/docker.sh")]
     DockerUnreachable(String),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Versions(#[from] krill_test_support::VersionsError),
     #[error("{path}: {message}")]
@@ -44,12 +52,28 @@ impl Settings {
         };
         crate::docker::ping()?;
         for (image, what, how) in [
-            (&settings.krill_image, "the krill image", "scripts/image/build.sh [--local-bases]"),
-            (&settings.litellm_image, "LiteLLM test image", "scripts/test/image.sh"),
-            (&settings.stand_in_image, "stand-in test image", "scripts/test/image.sh"),
+            (
+                &settings.krill_image,
+                "the krill image",
+                "scripts/image/build.sh [--local-bases]",
+            ),
+            (
+                &settings.litellm_image,
+                "LiteLLM test image",
+                "scripts/test/image.sh",
+            ),
+            (
+                &settings.stand_in_image,
+                "stand-in test image",
+                "scripts/test/image.sh",
+            ),
         ] {
             if !crate::docker::image_exists(image) {
-                return Err(SetupError::ImageNotBuilt { image: image.clone(), what, how });
+                return Err(SetupError::ImageNotBuilt {
+                    image: image.clone(),
+                    what,
+                    how,
+                });
             }
         }
         Ok(settings)
@@ -74,7 +98,10 @@ pub fn split_reference(reference: &str) -> (&str, &str) {
 pub use krill_test_support::repo_root;
 
 fn read(path: &Path) -> Result<String, SetupError> {
-    std::fs::read_to_string(path).map_err(|source| SetupError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| SetupError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The pins of scripts/versions.env.
@@ -105,12 +132,19 @@ pub fn workspace_version() -> Result<String, SetupError> {
             in_package = line == "[workspace.package]";
         } else if in_package {
             if let Some(value) = line.strip_prefix("version") {
-                let value = value.trim_start().trim_start_matches('=').trim().trim_matches('"');
+                let value = value
+                    .trim_start()
+                    .trim_start_matches('=')
+                    .trim()
+                    .trim_matches('"');
                 return Ok(value.to_owned());
             }
         }
     }
-    Err(SetupError::Parse { path, message: "no version under [workspace.package]".into() })
+    Err(SetupError::Parse {
+        path,
+        message: "no version under [workspace.package]".into(),
+    })
 }
 
 #[cfg(test)]

@@ -71,10 +71,17 @@ impl ModelStack {
             proxy,
             stand_in,
         };
-        wait_http_ok(&stack.stand_in_url("/health").await?, Duration::from_secs(60), &stack.stand_in)
-            .await
-            .context("the stand-in never answered /health")?;
-        let proxy_port = stack.proxy.get_host_port_ipv4(ContainerPort::Tcp(PROXY_PORT)).await?;
+        wait_http_ok(
+            &stack.stand_in_url("/health").await?,
+            Duration::from_secs(60),
+            &stack.stand_in,
+        )
+        .await
+        .context("the stand-in never answered /health")?;
+        let proxy_port = stack
+            .proxy
+            .get_host_port_ipv4(ContainerPort::Tcp(PROXY_PORT))
+            .await?;
         wait_http_ok(
             &format!("http://127.0.0.1:{proxy_port}/health/liveliness"),
             Duration::from_secs(180),
@@ -89,7 +96,10 @@ impl ModelStack {
 impl ModelStack {
     /// `path` on the stand-in, from the host.
     pub async fn stand_in_url(&self, path: &str) -> anyhow::Result<String> {
-        let port = self.stand_in.get_host_port_ipv4(ContainerPort::Tcp(STAND_IN_PORT)).await?;
+        let port = self
+            .stand_in
+            .get_host_port_ipv4(ContainerPort::Tcp(STAND_IN_PORT))
+            .await?;
         Ok(format!("http://127.0.0.1:{port}{path}"))
     }
 
@@ -108,7 +118,9 @@ pub async fn wait_http_ok(
     timeout: Duration,
     container: &ContainerAsync<GenericImage>,
 ) -> anyhow::Result<String> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last = String::from("no answer yet");
     while tokio::time::Instant::now() < deadline {
@@ -132,7 +144,10 @@ pub async fn wait_http_ok(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    anyhow::bail!("{url} did not answer 2xx within {timeout:?}; last: {last}\n{}", logs(container).await)
+    anyhow::bail!(
+        "{url} did not answer 2xx within {timeout:?}; last: {last}\n{}",
+        logs(container).await
+    )
 }
 
 /// Both output streams of a container, for failure messages.

@@ -397,7 +397,10 @@ fn pod_management_policy_is_a_value_and_named_krills_follow_it() {
     let rendered = render_yaml("podManagementPolicy: OrderedReady\nkrills:\n  alice: {}\n");
     for name in ["krill", "krill-alice"] {
         let sts = statefulset(&rendered, name);
-        let policy = sts.spec.as_ref().and_then(|spec| spec.pod_management_policy.as_deref());
+        let policy = sts
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.pod_management_policy.as_deref());
         assert_eq!(policy, Some("OrderedReady"), "StatefulSet {name}");
     }
 }

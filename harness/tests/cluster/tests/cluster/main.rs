@@ -1,10 +1,10 @@
 //! The cluster tests, one binary, against whichever cluster `KRILL_CLUSTER` names (see
 //! docs/testing.md). Select a group with a filter, e.g. `-- volumes::`.
 
-mod support;
 mod admission;
 mod config;
 mod helm_test;
 mod install;
+mod support;
 mod tokens;
 mod volumes;

@@ -1,10 +1,10 @@
 //! The krill image under real Docker: what it is (user, entrypoint, labels, contents) and what it
 //! does when run the way the chart runs it.
 
+use krill_image_tests::Settings;
 use krill_image_tests::docker::{self, describe};
 use krill_image_tests::krill::empty_dir_flags;
 use krill_image_tests::settings::{pinned_versions, workspace_version};
-use krill_image_tests::Settings;
 
 fn settings() -> Settings {
     Settings::from_env().unwrap_or_else(|error| panic!("{error}"))
@@ -15,26 +15,50 @@ fn image_metadata_follows_the_pod_contract() -> anyhow::Result<()> {
     let settings = settings();
     let image = docker::inspect(&settings.krill_image)?;
     let config = &image["Config"];
-    assert_eq!(config["User"], "1000:1000", "the image must run as UID/GID 1000");
-    assert_eq!(config["Entrypoint"], serde_json::json!(["tini", "--", "krill", "run"]));
-    assert!(config["ExposedPorts"].get("18789/tcp").is_some(), "18789 is not exposed: {config}");
+    assert_eq!(
+        config["User"], "1000:1000",
+        "the image must run as UID/GID 1000"
+    );
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["tini", "--", "krill", "run"])
+    );
     assert!(
-        config["Env"].as_array().is_some_and(|env| env.iter().any(|v| v == "HOME=/home/krill")),
+        config["ExposedPorts"].get("18789/tcp").is_some(),
+        "18789 is not exposed: {config}"
+    );
+    assert!(
+        config["Env"]
+            .as_array()
+            .is_some_and(|env| env.iter().any(|v| v == "HOME=/home/krill")),
         "HOME is not /home/krill: {}",
         config["Env"]
     );
 
     let labels = &config["Labels"];
     let pins = pinned_versions()?;
-    assert_eq!(labels["org.opencontainers.image.version"], workspace_version()?.as_str());
-    assert_eq!(labels["dev.krill.openclaw.version"], pins["OPENCLAW_VERSION"].as_str());
-    assert_eq!(labels["dev.krill.node.version"], pins["NODE_VERSION"].as_str());
+    assert_eq!(
+        labels["org.opencontainers.image.version"],
+        workspace_version()?.as_str()
+    );
+    assert_eq!(
+        labels["dev.krill.openclaw.version"],
+        pins["OPENCLAW_VERSION"].as_str()
+    );
+    assert_eq!(
+        labels["dev.krill.node.version"],
+        pins["NODE_VERSION"].as_str()
+    );
     assert!(
-        labels["org.opencontainers.image.base.name"].as_str().is_some_and(|base| !base.is_empty()),
+        labels["org.opencontainers.image.base.name"]
+            .as_str()
+            .is_some_and(|base| !base.is_empty()),
         "the image does not say what it was built on: {labels}"
     );
     assert!(
-        labels["org.opencontainers.image.source"].as_str().is_some_and(|s| s.starts_with("https://")),
+        labels["org.opencontainers.image.source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("https://")),
         "no source label: {labels}"
     );
     Ok(())
@@ -55,9 +79,20 @@ fn image_runs_as_krill_with_node_24_and_no_build_tools() -> anyhow::Result<()> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     let pins = pinned_versions()?;
-    assert_eq!(lines.get(..4), Some(&["1000", "1000", "krill", "/home/krill"][..]), "{stdout}");
-    assert_eq!(lines.get(4).copied(), Some(format!("v{}", pins["NODE_VERSION"]).as_str()));
-    assert_eq!(lines.get(5..7), Some(&["1000:1000", "1000:1000"][..]), "owner of /krill/data, /krill/run");
+    assert_eq!(
+        lines.get(..4),
+        Some(&["1000", "1000", "krill", "/home/krill"][..]),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.get(4).copied(),
+        Some(format!("v{}", pins["NODE_VERSION"]).as_str())
+    );
+    assert_eq!(
+        lines.get(5..7),
+        Some(&["1000:1000", "1000:1000"][..]),
+        "owner of /krill/data, /krill/run"
+    );
     // No compiler or build tool may reach the final image; only `openclaw --version` follows.
     assert_eq!(lines.len(), 8, "unexpected tools in the image:\n{stdout}");
     assert!(
@@ -74,12 +109,20 @@ fn root_filesystem_is_not_writable_by_the_krill_user() -> anyhow::Result<()> {
     let settings = settings();
     // Even without --read-only, UID 1000 must not own anything it could use to change the image.
     let output = docker::run(&[
-        "run", "--rm", "--entrypoint", "sh", &settings.krill_image, "-c",
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        &settings.krill_image,
+        "-c",
         "find / -xdev -user 1000 -not -path '/home/krill*' -not -path '/krill/*' -print 2>/dev/null || true",
     ])?;
     assert!(output.status.success(), "{}", describe(&output));
     let owned = String::from_utf8_lossy(&output.stdout);
-    assert!(owned.trim().is_empty(), "paths owned by UID 1000 outside its volumes:\n{owned}");
+    assert!(
+        owned.trim().is_empty(),
+        "paths owned by UID 1000 outside its volumes:\n{owned}"
+    );
     Ok(())
 }
 
@@ -102,17 +145,33 @@ fn dry_run_renders_the_config_with_secrets_as_references() -> anyhow::Result<()>
     // Arguments after the image go to the entrypoint: `tini -- krill run --dry-run`.
     args.extend([settings.krill_image.clone(), "--dry-run".to_owned()]);
     let output = docker::run(&args)?;
-    assert!(output.status.success(), "krill run --dry-run failed:\n{}", describe(&output));
+    assert!(
+        output.status.success(),
+        "krill run --dry-run failed:\n{}",
+        describe(&output)
+    );
     let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(printed.contains("${OPENCLAW_API_KEY}"), "the API key is not a reference:\n{printed}");
-    assert!(printed.contains("openclaw"), "no gateway command in the dry run:\n{printed}");
-    assert!(printed.contains("18789"), "the gateway port is not 18789:\n{printed}");
+    assert!(
+        printed.contains("${OPENCLAW_API_KEY}"),
+        "the API key is not a reference:\n{printed}"
+    );
+    assert!(
+        printed.contains("openclaw"),
+        "no gateway command in the dry run:\n{printed}"
+    );
+    assert!(
+        printed.contains("18789"),
+        "the gateway port is not 18789:\n{printed}"
+    );
     for secret in [secret_key, secret_token] {
-        assert!(!printed.contains(secret), "a secret was printed:\n{printed}");
+        assert!(
+            !printed.contains(secret),
+            "a secret was printed:\n{printed}"
+        );
     }
     Ok(())
 }
@@ -123,13 +182,22 @@ fn python_runs_and_claw_py_works_when_the_submodule_was_built_in() -> anyhow::Re
     // claw.py is only in images built with the submodule checked out (never in CI); python3,
     // which runs it, is always there.
     let output = docker::run(&[
-        "run", "--rm", "--read-only", "--entrypoint", "sh", &settings.krill_image, "-c",
+        "run",
+        "--rm",
+        "--read-only",
+        "--entrypoint",
+        "sh",
+        &settings.krill_image,
+        "-c",
         "python3 --version && if [ -f /usr/local/bin/claw.py ]; then claw --help >/dev/null && echo claw.py: runs; \
          else echo claw.py: absent; fi",
     ])?;
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("Python 3."), "{stdout}");
-    assert!(stdout.contains("claw.py: runs") || stdout.contains("claw.py: absent"), "{stdout}");
+    assert!(
+        stdout.contains("claw.py: runs") || stdout.contains("claw.py: absent"),
+        "{stdout}"
+    );
     Ok(())
 }

@@ -34,10 +34,20 @@ fn openclaw_lock_file_is_for_the_pinned_version() -> anyhow::Result<()> {
         serde_json::from_str(&std::fs::read_to_string(dir.join("package.json"))?)?;
     let lock: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("package-lock.json"))?)?;
-    let wanted = manifest["dependencies"]["openclaw"].as_str().map(str::to_owned);
-    let locked = lock["packages"]["node_modules/openclaw"]["version"].as_str().map(str::to_owned);
-    assert_eq!(wanted, pinned, "image/openclaw/package.json: run scripts/image/lock-openclaw.sh");
-    assert_eq!(locked, pinned, "image/openclaw/package-lock.json: run scripts/image/lock-openclaw.sh");
+    let wanted = manifest["dependencies"]["openclaw"]
+        .as_str()
+        .map(str::to_owned);
+    let locked = lock["packages"]["node_modules/openclaw"]["version"]
+        .as_str()
+        .map(str::to_owned);
+    assert_eq!(
+        wanted, pinned,
+        "image/openclaw/package.json: run scripts/image/lock-openclaw.sh"
+    );
+    assert_eq!(
+        locked, pinned,
+        "image/openclaw/package-lock.json: run scripts/image/lock-openclaw.sh"
+    );
     Ok(())
 }
 
@@ -46,7 +56,9 @@ fn every_locked_package_carries_an_integrity_hash() -> anyhow::Result<()> {
     let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         repo_root().join("image/openclaw/package-lock.json"),
     )?)?;
-    let packages = lock["packages"].as_object().expect("lockfileVersion 3 has a packages map");
+    let packages = lock["packages"]
+        .as_object()
+        .expect("lockfileVersion 3 has a packages map");
     let unpinned: Vec<&String> = packages
         .iter()
         .filter(|(path, entry)| {
@@ -58,7 +70,14 @@ fn every_locked_package_carries_an_integrity_hash() -> anyhow::Result<()> {
         })
         .map(|(path, _)| path)
         .collect();
-    assert!(packages.len() > 100, "the lock file lists only {} packages", packages.len());
-    assert!(unpinned.is_empty(), "packages without a sha512 integrity: {unpinned:?}");
+    assert!(
+        packages.len() > 100,
+        "the lock file lists only {} packages",
+        packages.len()
+    );
+    assert!(
+        unpinned.is_empty(),
+        "packages without a sha512 integrity: {unpinned:?}"
+    );
     Ok(())
 }

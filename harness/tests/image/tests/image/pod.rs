@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use krill_image_tests::docker::{self, Volume, describe};
 use krill_image_tests::krill::{Pod, PodSpec, one_shot_krill};
 use krill_image_tests::stack::{ModelStack, PROXY_KEY, UPSTREAM_KEY};
-use krill_stand_in::Script;
 use krill_image_tests::{Settings, unique_name};
+use krill_stand_in::Script;
 
 /// What `docker stop -t` grants before SIGKILL; also the chart's terminationGracePeriodSeconds
 /// order of magnitude. OpenClaw shuts down in ~2 s.
@@ -21,11 +21,15 @@ fn settings() -> Settings {
 
 async fn sessions(pod: &Pod) -> anyhow::Result<serde_json::Value> {
     let (code, stdout, stderr) = pod.exec(&["openclaw", "sessions", "--json"]).await?;
-    anyhow::ensure!(code == 0, "openclaw sessions --json exited {code}: {stderr}");
+    anyhow::ensure!(
+        code == 0,
+        "openclaw sessions --json exited {code}: {stderr}"
+    );
     // The CLI may print a banner line before the JSON document.
     let start = stdout.find(['{', '[']).unwrap_or(0);
-    serde_json::from_str(&stdout[start..])
-        .map_err(|error| anyhow::anyhow!("openclaw sessions --json is not JSON ({error}): {stdout}"))
+    serde_json::from_str(&stdout[start..]).map_err(|error| {
+        anyhow::anyhow!("openclaw sessions --json is not JSON ({error}): {stdout}")
+    })
 }
 
 /// Session keys in the CLI's JSON, whichever shape it uses (a list, or an object with one).
@@ -49,7 +53,8 @@ fn session_keys(listing: &serde_json::Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() -> anyhow::Result<()> {
+async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() -> anyhow::Result<()>
+{
     let settings = settings();
     let stack = ModelStack::start(&settings).await?;
     let volume = Volume::create(unique_name("krill-it-data"))?;
@@ -70,25 +75,48 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
 
     // The rendered config is on the emptyDir and holds references, never the secrets.
     let (code, rendered, stderr) = first.exec(&["cat", "/krill/run/openclaw.json"]).await?;
-    assert_eq!(code, 0, "no rendered config at /krill/run/openclaw.json: {stderr}");
-    assert!(!rendered.contains(PROXY_KEY), "the proxy key was written to disk:\n{rendered}");
-    assert!(!rendered.contains(&token), "the gateway token was written to disk:\n{rendered}");
+    assert_eq!(
+        code, 0,
+        "no rendered config at /krill/run/openclaw.json: {stderr}"
+    );
+    assert!(
+        !rendered.contains(PROXY_KEY),
+        "the proxy key was written to disk:\n{rendered}"
+    );
+    assert!(
+        !rendered.contains(&token),
+        "the gateway token was written to disk:\n{rendered}"
+    );
 
     // The root filesystem really is read-only for the agent's user.
-    let (code, _, _) = first.exec(&["sh", "-c", "touch /opt/openclaw/x || touch /x"]).await?;
+    let (code, _, _) = first
+        .exec(&["sh", "-c", "touch /opt/openclaw/x || touch /x"])
+        .await?;
     assert_ne!(code, 0, "the krill user could write to the root filesystem");
 
     let script = Script::default();
-    let reply = first.chat("Write a note into the workspace, then tell me you did.").await?;
-    let text = reply["choices"][0]["message"]["content"].as_str().unwrap_or_default();
-    assert_eq!(text.trim(), script.final_text, "unexpected final answer: {reply}");
+    let reply = first
+        .chat("Write a note into the workspace, then tell me you did.")
+        .await?;
+    let text = reply["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        text.trim(),
+        script.final_text,
+        "unexpected final answer: {reply}"
+    );
 
     // Both model calls of the turn (the `write` tool call, then the text after its result)
     // reached the stand-in through LiteLLM: with the proxy's upstream key, never the krill's.
     let requests = stack.stand_in_requests().await?;
     let chats: Vec<&serde_json::Value> = requests
         .iter()
-        .filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/chat/completions")))
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/chat/completions"))
+        })
         .collect();
     let replies: Vec<&str> = chats.iter().filter_map(|r| r["reply"].as_str()).collect();
     assert!(
@@ -96,7 +124,11 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
         "the stand-in did not see a tool call and a final answer: {replies:?}"
     );
     for request in &chats {
-        assert_eq!(request["authorization"], format!("Bearer {UPSTREAM_KEY}"), "request not from LiteLLM");
+        assert_eq!(
+            request["authorization"],
+            format!("Bearer {UPSTREAM_KEY}"),
+            "request not from LiteLLM"
+        );
     }
 
     // The scripted `write` tool call landed in the workspace on the volume.
@@ -106,19 +138,28 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
     assert_eq!(content, script.file_content);
 
     let before = session_keys(&sessions(&first).await?);
-    assert!(!before.is_empty(), "no session recorded after a completed turn");
+    assert!(
+        !before.is_empty(),
+        "no session recorded after a completed turn"
+    );
 
     // SIGTERM must reach OpenClaw through tini and krill's exec: a clean exit within the grace
     // period, not the SIGKILL (137) docker sends when it runs out.
     let started = Instant::now();
-    first.container.stop_with_timeout(Some(STOP_GRACE_SECONDS)).await?;
+    first
+        .container
+        .stop_with_timeout(Some(STOP_GRACE_SECONDS))
+        .await?;
     let took = started.elapsed();
     let exit = first.container.exit_code().await?;
     assert!(
         matches!(exit, Some(0) | Some(143)),
         "docker stop ended the gateway with exit code {exit:?} (137 = killed after the grace period)"
     );
-    assert!(took < Duration::from_secs(STOP_GRACE_SECONDS as u64), "stop needed {took:?}");
+    assert!(
+        took < Duration::from_secs(STOP_GRACE_SECONDS as u64),
+        "stop needed {took:?}"
+    );
     first.container.rm().await?;
 
     // Same volume, new container: the conversation is still there.
@@ -126,10 +167,17 @@ async fn agent_turn_through_litellm_survives_a_restart_and_stops_on_sigterm() ->
     second.wait_ready().await?;
     let after = session_keys(&sessions(&second).await?);
     for key in &before {
-        assert!(after.contains(key), "session {key} was lost over the restart; now: {after:?}");
+        assert!(
+            after.contains(key),
+            "session {key} was lost over the restart; now: {after:?}"
+        );
     }
     let (code, content_after, _) = second.exec(&["cat", &written]).await?;
-    assert_eq!((code, content_after), (0, script.file_content), "the agent's file did not survive");
+    assert_eq!(
+        (code, content_after),
+        (0, script.file_content),
+        "the agent's file did not survive"
+    );
     second.container.rm().await?;
     drop(stack);
     Ok(())
@@ -196,46 +244,88 @@ async fn start_with_broken_archive(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn broken_init_claw_on_a_fresh_volume_fails_clearly_and_is_retried_next_start() -> anyhow::Result<()> {
+async fn broken_init_claw_on_a_fresh_volume_fails_clearly_and_is_retried_next_start()
+-> anyhow::Result<()> {
     let settings = settings();
     let volume = Volume::create(unique_name("krill-it-data"))?;
     let archive = BrokenArchive::new()?;
 
     let (exit, logs) = start_with_broken_archive(&settings, &volume, &archive, false).await?;
-    assert!(matches!(exit, Some(code) if code != 0), "exit code {exit:?} for a broken init.claw\n{logs}");
-    assert!(logs.contains("krill: error:"), "no error line from krill:\n{logs}");
-    assert!(logs.contains("init.claw"), "the error does not name init.claw:\n{logs}");
+    assert!(
+        matches!(exit, Some(code) if code != 0),
+        "exit code {exit:?} for a broken init.claw\n{logs}"
+    );
+    assert!(
+        logs.contains("krill: error:"),
+        "no error line from krill:\n{logs}"
+    );
+    assert!(
+        logs.contains("init.claw"),
+        "the error does not name init.claw:\n{logs}"
+    );
 
     // Nothing half-restored, and the first start is not marked done, so a fixed archive is
     // applied on the next start instead of being skipped.
-    let files = volume.sh(&settings.krill_image, "find /krill/data -type f -not -path /krill/data/.krill/gateway.lock | sort")?;
+    let files = volume.sh(
+        &settings.krill_image,
+        "find /krill/data -type f -not -path /krill/data/.krill/gateway.lock | sort",
+    )?;
     assert!(files.status.success(), "{}", describe(&files));
     let files = String::from_utf8_lossy(&files.stdout);
-    assert!(files.trim().is_empty(), "files left on the volume after a refused restore:\n{files}");
+    assert!(
+        files.trim().is_empty(),
+        "files left on the volume after a refused restore:\n{files}"
+    );
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn broken_init_claw_forced_over_a_krills_data_leaves_the_volume_untouched() -> anyhow::Result<()> {
+async fn broken_init_claw_forced_over_a_krills_data_leaves_the_volume_untouched()
+-> anyhow::Result<()> {
     let settings = settings();
     let volume = Volume::create(unique_name("krill-it-data"))?;
     // A krill that has lived: prepared by its own first start, then with work in its workspace.
-    let prepared = docker::run(&one_shot_krill(&settings.krill_image, &volume.name, &["prepare"]))?;
-    assert!(prepared.status.success(), "krill prepare: {}", describe(&prepared));
+    let prepared = docker::run(&one_shot_krill(
+        &settings.krill_image,
+        &volume.name,
+        &["prepare"],
+    ))?;
+    assert!(
+        prepared.status.success(),
+        "krill prepare: {}",
+        describe(&prepared)
+    );
     let seeded = volume.sh(
         &settings.krill_image,
         "mkdir -p /krill/data/workspace/memory && echo 'keep me' >/krill/data/workspace/NOTES.md \
          && echo 'remember' >/krill/data/workspace/memory/today.md",
     )?;
-    assert!(seeded.status.success(), "seeding the volume: {}", describe(&seeded));
+    assert!(
+        seeded.status.success(),
+        "seeding the volume: {}",
+        describe(&seeded)
+    );
     let before = volume.fingerprint(&settings.krill_image)?;
-    assert!(before.contains("./workspace/NOTES.md"), "seeding did not land:\n{before}");
+    assert!(
+        before.contains("./workspace/NOTES.md"),
+        "seeding did not land:\n{before}"
+    );
 
     let archive = BrokenArchive::new()?;
     let (exit, logs) = start_with_broken_archive(&settings, &volume, &archive, true).await?;
-    assert!(matches!(exit, Some(code) if code != 0), "exit code {exit:?} for a broken init.claw\n{logs}");
-    assert!(logs.contains("init.claw"), "the error does not name init.claw:\n{logs}");
-    assert_eq!(volume.fingerprint(&settings.krill_image)?, before, "the volume changed\n{logs}");
+    assert!(
+        matches!(exit, Some(code) if code != 0),
+        "exit code {exit:?} for a broken init.claw\n{logs}"
+    );
+    assert!(
+        logs.contains("init.claw"),
+        "the error does not name init.claw:\n{logs}"
+    );
+    assert_eq!(
+        volume.fingerprint(&settings.krill_image)?,
+        before,
+        "the volume changed\n{logs}"
+    );
     Ok(())
 }
 
@@ -245,8 +335,16 @@ fn prepare_as_root_hands_a_root_owned_volume_to_the_krill_user() -> anyhow::Resu
     let volume = Volume::create(unique_name("krill-it-data"))?;
     // A volume as a provisioner without fsGroup support leaves it: everything owned by root.
     let seeded = docker::run(&[
-        "run", "--rm", "--user", "0", "-v", &format!("{}:/krill/data", volume.name), "--entrypoint", "sh",
-        &settings.krill_image, "-c",
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "-v",
+        &format!("{}:/krill/data", volume.name),
+        "--entrypoint",
+        "sh",
+        &settings.krill_image,
+        "-c",
         "mkdir -p /krill/data/workspace && echo keep >/krill/data/workspace/NOTES.md && chown -R 0:0 /krill/data",
     ])?;
     assert!(seeded.status.success(), "seeding: {}", describe(&seeded));
@@ -254,10 +352,30 @@ fn prepare_as_root_hands_a_root_owned_volume_to_the_krill_user() -> anyhow::Resu
     // The contract's init-container path: `krill prepare` as root, with only the capabilities
     // chown needs.
     let mut args = one_shot_krill(&settings.krill_image, &volume.name, &["prepare"]);
-    let at = args.iter().position(|arg| arg == "--entrypoint").unwrap_or(args.len());
-    args.splice(at..at, ["--user", "0", "--cap-add", "CHOWN", "--cap-add", "FOWNER", "--cap-add", "DAC_OVERRIDE"].map(String::from));
+    let at = args
+        .iter()
+        .position(|arg| arg == "--entrypoint")
+        .unwrap_or(args.len());
+    args.splice(
+        at..at,
+        [
+            "--user",
+            "0",
+            "--cap-add",
+            "CHOWN",
+            "--cap-add",
+            "FOWNER",
+            "--cap-add",
+            "DAC_OVERRIDE",
+        ]
+        .map(String::from),
+    );
     let prepared = docker::run(&args)?;
-    assert!(prepared.status.success(), "krill prepare as root: {}", describe(&prepared));
+    assert!(
+        prepared.status.success(),
+        "krill prepare as root: {}",
+        describe(&prepared)
+    );
 
     let owners = volume.sh(
         &settings.krill_image,
@@ -265,7 +383,10 @@ fn prepare_as_root_hands_a_root_owned_volume_to_the_krill_user() -> anyhow::Resu
     )?;
     let owners = String::from_utf8_lossy(&owners.stdout);
     for line in owners.lines() {
-        assert!(line.starts_with("1000:1000 "), "not handed to 1000:1000: {line}\n{owners}");
+        assert!(
+            line.starts_with("1000:1000 "),
+            "not handed to 1000:1000: {line}\n{owners}"
+        );
     }
     assert_eq!(owners.lines().count(), 4, "{owners}");
     Ok(())
