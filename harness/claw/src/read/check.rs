@@ -1,23 +1,16 @@
-//! Strict archive reading: every entry is checked against the hostile-archive rules before
-//! anything is extracted, and data is checked again (size, CRC) while it is decompressed.
+//! The entry list: the central directory and every local header read and checked against the
+//! hostile-archive rules (names, overlaps, sizes, limits) before anything is extracted.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
-
-use libdeflater::{DecompressionError, Decompressor};
 
 use crate::error::{ClawError, Refusal};
 use crate::limits::Limits;
-use crate::zipfmt::{self, ParseError, RangeReader, ReadAt};
+use crate::zipfmt::{self, ParseError, ReadAt};
 
 /// Longest archive path we accept, and longest single component (Linux NAME_MAX).
 pub(crate) const MAX_NAME_BYTES: usize = 4096;
 pub(crate) const MAX_COMPONENT_BYTES: usize = 255;
-
-/// Entries up to this size are inflated in one call into a buffer of exactly the declared size.
-const WHOLE_ENTRY_MAX: u64 = 1 << 20;
-const STREAM_BUF: usize = 256 << 10;
 
 /// A checked entry, ready to extract.
 #[derive(Debug, Clone)]
@@ -33,7 +26,7 @@ pub(crate) struct Entry {
     pub executable: bool,
 }
 
-fn refuse(archive: &Path, entry: Option<&str>, reason: Refusal) -> ClawError {
+pub(crate) fn refuse(archive: &Path, entry: Option<&str>, reason: Refusal) -> ClawError {
     ClawError::Refused {
         archive: archive.to_path_buf(),
         entry: entry.map(str::to_owned),
@@ -301,177 +294,6 @@ pub(crate) fn scan<R: ReadAt + ?Sized>(
         prev_name = Some(&entries[i].path);
     }
     Ok(entries)
-}
-
-/// Per-thread buffers and decompressor, reused across entries.
-pub(crate) struct Scratch {
-    input: Vec<u8>,
-    output: Vec<u8>,
-    stream: Vec<u8>,
-    inflater: Decompressor,
-}
-
-impl Scratch {
-    pub fn new() -> Self {
-        Scratch {
-            input: Vec::new(),
-            output: Vec::new(),
-            stream: vec![0; STREAM_BUF],
-            inflater: Decompressor::new(),
-        }
-    }
-}
-
-/// Why extracting one entry failed.
-pub(crate) enum ExtractError {
-    Refused(Refusal),
-    Read(io::Error),
-    Write(io::Error),
-}
-
-/// Decompresses one file entry into `out`, checking size and CRC. Returns the bytes written.
-pub(crate) fn extract<R: ReadAt + ?Sized, W: Write>(
-    src: &R,
-    entry: &Entry,
-    out: &mut W,
-    scratch: &mut Scratch,
-    mut progress: impl FnMut(u64),
-) -> Result<u64, ExtractError> {
-    let mut hasher = crc32fast::Hasher::new();
-    let declared = entry.uncompressed;
-    if entry.method == zipfmt::METHOD_DEFLATE
-        && declared <= WHOLE_ENTRY_MAX
-        && entry.compressed <= 2 * WHOLE_ENTRY_MAX
-    {
-        scratch.input.resize(entry.compressed as usize, 0);
-        src.read_exact_at(&mut scratch.input, entry.data_offset)
-            .map_err(ExtractError::Read)?;
-        scratch.output.resize(declared as usize, 0);
-        let n = match scratch
-            .inflater
-            .deflate_decompress(&scratch.input, &mut scratch.output)
-        {
-            Ok(n) => n,
-            Err(DecompressionError::InsufficientSpace) => {
-                return Err(ExtractError::Refused(Refusal::SizeMismatch {
-                    declared,
-                    actual: "more".into(),
-                }));
-            }
-            Err(DecompressionError::BadData) => {
-                return Err(ExtractError::Refused(Refusal::BadDeflate {
-                    detail: "stream does not decode (corrupt or truncated)".into(),
-                }));
-            }
-        };
-        if n as u64 != declared {
-            return Err(ExtractError::Refused(Refusal::SizeMismatch {
-                declared,
-                actual: format!("{n} bytes"),
-            }));
-        }
-        hasher.update(&scratch.output[..n]);
-        check_crc(entry, hasher.finalize())?;
-        out.write_all(&scratch.output[..n])
-            .map_err(ExtractError::Write)?;
-        progress(n as u64);
-        return Ok(n as u64);
-    }
-
-    let range = RangeReader {
-        src,
-        pos: entry.data_offset,
-        end: entry.data_offset + entry.compressed,
-    };
-    let mut reader: Box<dyn Read + '_> = if entry.method == zipfmt::METHOD_DEFLATE {
-        Box::new(flate2::bufread::DeflateDecoder::new(
-            BufReader::with_capacity(STREAM_BUF, range),
-        ))
-    } else {
-        Box::new(range)
-    };
-    let mut written = 0u64;
-    loop {
-        let n = match reader.read(&mut scratch.stream) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if e.kind() == io::ErrorKind::InvalidInput
-                    || e.kind() == io::ErrorKind::InvalidData =>
-            {
-                return Err(ExtractError::Refused(Refusal::BadDeflate {
-                    detail: e.to_string(),
-                }));
-            }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(ExtractError::Refused(Refusal::Truncated {
-                    detail: e.to_string(),
-                }));
-            }
-            Err(e) => return Err(ExtractError::Read(e)),
-        };
-        written += n as u64;
-        if written > declared {
-            return Err(ExtractError::Refused(Refusal::SizeMismatch {
-                declared,
-                actual: "more".into(),
-            }));
-        }
-        hasher.update(&scratch.stream[..n]);
-        out.write_all(&scratch.stream[..n])
-            .map_err(ExtractError::Write)?;
-        progress(n as u64);
-    }
-    if written != declared {
-        return Err(ExtractError::Refused(Refusal::SizeMismatch {
-            declared,
-            actual: format!("{written} bytes"),
-        }));
-    }
-    check_crc(entry, hasher.finalize())?;
-    Ok(written)
-}
-
-fn check_crc(entry: &Entry, actual: u32) -> Result<(), ExtractError> {
-    if actual != entry.crc {
-        return Err(ExtractError::Refused(Refusal::CrcMismatch {
-            declared: entry.crc,
-            actual,
-        }));
-    }
-    Ok(())
-}
-
-/// Reads a small entry fully into memory (used for manifest.json).
-pub(crate) fn read_small<R: ReadAt + ?Sized>(
-    src: &R,
-    archive: &Path,
-    entry: &Entry,
-    cap: u64,
-) -> Result<Vec<u8>, ClawError> {
-    if entry.uncompressed > cap {
-        return Err(ClawError::Manifest {
-            archive: archive.to_path_buf(),
-            detail: format!(
-                "{} bytes is implausibly large for a manifest (limit {cap})",
-                entry.uncompressed
-            ),
-        });
-    }
-    let mut out = Vec::with_capacity(entry.uncompressed as usize);
-    let mut scratch = Scratch::new();
-    extract(src, entry, &mut out, &mut scratch, |_| {})
-        .map_err(|e| extract_err(archive, &entry.path, e))?;
-    Ok(out)
-}
-
-pub(crate) fn extract_err(archive: &Path, entry: &str, e: ExtractError) -> ClawError {
-    match e {
-        ExtractError::Refused(reason) => refuse(archive, Some(entry), reason),
-        ExtractError::Read(source) => ClawError::io("reading", archive, source),
-        ExtractError::Write(source) => ClawError::io("writing extracted data of", entry, source),
-    }
 }
 
 #[cfg(test)]
