@@ -130,15 +130,13 @@ pub fn workspace_version() -> Result<String, SetupError> {
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             in_package = line == "[workspace.package]";
-        } else if in_package {
-            if let Some(value) = line.strip_prefix("version") {
-                let value = value
-                    .trim_start()
-                    .trim_start_matches('=')
-                    .trim()
-                    .trim_matches('"');
-                return Ok(value.to_owned());
-            }
+        } else if in_package && let Some(value) = line.strip_prefix("version") {
+            let value = value
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            return Ok(value.to_owned());
         }
     }
     Err(SetupError::Parse {
