@@ -323,9 +323,14 @@ fn a_cycle_is_found_and_named() {
 
 // --- crate dependencies ------------------------------------------------------------------------
 
+/// A workspace crate's directory, by crate name.
+type CrateDirs = BTreeMap<String, PathBuf>;
+/// (package, dependency, kind) of one dependency between workspace crates.
+type Edge = (String, String, String);
+
 /// (package, dependency, kind) for every dependency between workspace crates; kind is "normal",
 /// "dev" or "build". From `cargo metadata`, so it is what cargo itself resolves.
-fn workspace_edges() -> (BTreeMap<String, PathBuf>, Vec<(String, String, String)>) {
+fn workspace_edges() -> (CrateDirs, Vec<Edge>) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args([
@@ -346,7 +351,7 @@ fn workspace_edges() -> (BTreeMap<String, PathBuf>, Vec<(String, String, String)
     let metadata: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("cargo metadata: {e}"));
     let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
-    let dirs: BTreeMap<String, PathBuf> = packages
+    let dirs: CrateDirs = packages
         .iter()
         .filter_map(|p| {
             let manifest = PathBuf::from(p["manifest_path"].as_str()?);
