@@ -27,4 +27,4 @@ pub use import::{
     ArchiveInfo, EntryInfo, ImportOptions, ImportSummary, import, info, verify_bytes,
 };
 pub use limits::{Limits, parse_size};
-pub use manifest::{FORMAT_NAME, FORMAT_VERSION, Manifest};
+pub use manifest::{FORMAT_NAME, FORMAT_VERSION, LeftOut, Manifest};

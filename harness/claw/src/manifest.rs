@@ -23,6 +23,20 @@ pub struct Manifest {
     /// Archive paths of every file under `context/`, with `/` separators.
     #[serde(default)]
     pub context_files: Vec<String>,
+    /// What the producer left out of `context/` on purpose, and why (krill's snapshots list the
+    /// credentials they do not carry). Not written by claw.py; omitted when empty, so archives
+    /// without exclusions stay byte-for-byte claw.py's shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// One path a producer left out of an archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    /// Relative to `context/`, with `/` separators.
+    pub path: String,
+    /// A short word a reader can act on (`credential`, `scratch`).
+    pub reason: String,
 }
 
 impl Manifest {
@@ -33,6 +47,7 @@ impl Manifest {
             created_at: now_iso8601(),
             generated_by: generated_by.to_owned(),
             context_files,
+            left_out: Vec::new(),
         }
     }
 

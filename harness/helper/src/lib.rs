@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod envref;
+pub mod exclusions;
 pub mod first_start;
 pub mod fsops;
 pub mod gateway;

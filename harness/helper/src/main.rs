@@ -142,8 +142,16 @@ fn execute(command: Command) -> Result<()> {
                     bytes,
                     files,
                     removed,
+                    excluded,
                     ..
                 } => {
+                    for left_out in excluded {
+                        eprintln!(
+                            "krill: left out {} ({})",
+                            left_out.path,
+                            left_out.reason.as_str()
+                        );
+                    }
                     eprintln!(
                         "krill: wrote {} ({files} files, {bytes} bytes), removed {} old",
                         path.display(),

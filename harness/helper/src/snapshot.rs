@@ -2,7 +2,7 @@
 //!
 //! A staging tree on the volume holds `workspace/` and `state/`: ordinary files are hard links
 //! (no copy of a big workspace), SQLite databases are online-backup copies (consistent even while
-//! the gateway writes), and anything on the deny list stays out. The tree's content digest is
+//! the gateway writes), and only what `exclusions` names stays out, listed, never silently. The tree's content digest is
 //! compared with the last snapshot's, so an idle krill does not pile up identical archives.
 
 use std::fs;
@@ -12,50 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::exclusions::{Excluded, Exclusions, Tree};
 use crate::paths::{KrillName, Paths};
 use crate::sqlite;
-
-/// Never archived, wherever they appear (matched per path component; `*` is a wildcard within
-/// one component). Secrets, the rendered config, and what OpenClaw rebuilds by itself.
-pub const DENY_ANY_DEPTH: &[&str] = &[
-    ".env",
-    ".env.*",
-    "*.env",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "id_rsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    ".ssh",
-    ".netrc",
-    ".npmrc",
-    ".pypirc",
-    ".git-credentials",
-    ".aws",
-    ".kube",
-    "credentials",
-    "credentials.json",
-    "auth-profiles.json",
-    "auth.json",
-    "secrets",
-    "secrets.json",
-    "*token*",
-    "openclaw.json",
-    "openclaw.json.*",
-    "openclaw.json5",
-    // OpenClaw's lock files (some are tiny SQLite files): meaningless in another process's life.
-    "*.lock",
-    "*-lock.sqlite",
-    "*.lock.sqlite",
-    ".krill-write-probe*",
-];
-
-/// Never archived when directly under the state dir: scratch, caches, logs, locks, identity.
-pub const DENY_STATE_TOP: &[&str] = &[
-    "tmp", "cache", "logs", "media", "identity", "devices", "*.lock", "locks",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -94,7 +53,8 @@ pub enum SnapshotOutcome {
         bytes: u64,
         files: u64,
         digest: String,
-        skipped: Vec<String>,
+        /// What was left out, and why; also in the archive's manifest (`left_out`).
+        excluded: Vec<Excluded>,
         removed: Vec<PathBuf>,
     },
     Unchanged {
@@ -122,38 +82,11 @@ pub fn timestamp_now() -> (String, String) {
     )
 }
 
-fn glob_match(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((prefix, rest)) => {
-            name.starts_with(prefix)
-                && (0..=name.len() - prefix.len())
-                    .filter(|&i| name.is_char_boundary(prefix.len() + i))
-                    .any(|i| glob_match(rest, &name[prefix.len() + i..]))
-        }
-    }
-}
-
-/// Whether a path (relative to the workspace or state root) must stay out of snapshots.
-pub fn denied(relative: &Path, in_state: bool) -> bool {
-    let components: Vec<&str> = relative.iter().filter_map(|c| c.to_str()).collect();
-    if in_state
-        && components
-            .first()
-            .is_some_and(|top| DENY_STATE_TOP.iter().any(|p| glob_match(p, top)))
-    {
-        return true;
-    }
-    components
-        .iter()
-        .any(|c| DENY_ANY_DEPTH.iter().any(|p| glob_match(p, c)))
-}
-
 /// The staged tree for one snapshot, removed when dropped.
 struct Staged {
     dir: tempfile::TempDir,
     files: u64,
-    skipped: Vec<String>,
+    excluded: Vec<Excluded>,
 }
 
 fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
@@ -166,13 +99,14 @@ fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
     let mut staged = Staged {
         dir,
         files: 0,
-        skipped: Vec::new(),
+        excluded: Vec::new(),
     };
-    for (part, root, in_state) in [
-        ("workspace", paths.workspace(), false),
-        ("state", paths.state(), true),
+    let exclusions = Exclusions::default();
+    for (tree, root) in [
+        (Tree::Workspace, paths.workspace()),
+        (Tree::State, paths.state()),
     ] {
-        let target_root = staged.dir.path().join(part);
+        let target_root = staged.dir.path().join(tree.as_str());
         fs::create_dir_all(&target_root).map_err(io_err(&target_root))?;
         if !root.is_dir() {
             continue;
@@ -200,17 +134,24 @@ fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
                 }
             };
             let relative = entry.path().strip_prefix(&root).unwrap_or(entry.path());
-            if denied(relative, in_state) {
-                staged
-                    .skipped
-                    .push(format!("{part}/{}", relative.display()));
-                if entry.file_type().is_dir() {
+            let file_type = entry.file_type();
+            let reason = if file_type.is_dir() {
+                exclusions.directory(tree, relative)
+            } else {
+                exclusions.file(tree, relative)
+            };
+            if let Some(reason) = reason {
+                let slash = if file_type.is_dir() { "/" } else { "" };
+                staged.excluded.push(Excluded {
+                    path: format!("{}/{}{slash}", tree.as_str(), relative.display()),
+                    reason,
+                });
+                if file_type.is_dir() {
                     walker.skip_current_dir();
                 }
                 continue;
             }
             let target = target_root.join(relative);
-            let file_type = entry.file_type();
             if file_type.is_dir() {
                 fs::create_dir_all(&target).map_err(io_err(&target))?;
             } else if file_type.is_file() {
@@ -408,6 +349,14 @@ pub fn snapshot(
             name.as_str()
         ),
         progress: false,
+        left_out: staged
+            .excluded
+            .iter()
+            .map(|e| krill_claw::LeftOut {
+                path: e.path.clone(),
+                reason: e.reason.as_str().to_owned(),
+            })
+            .collect(),
         ..Default::default()
     };
     // export() writes to a temporary name and renames when complete and synced: atomic.
@@ -448,7 +397,7 @@ pub fn snapshot(
         bytes: summary.archive_bytes,
         files: staged.files,
         digest,
-        skipped: staged.skipped.clone(),
+        excluded: staged.excluded.clone(),
         removed,
     })
 }
@@ -457,32 +406,6 @@ pub fn snapshot(
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[rstest]
-    #[case("workspace/.env", false, true)]
-    #[case(".env", false, true)]
-    #[case("notes/prod.env", false, true)]
-    #[case("deploy/id_ed25519.pub", false, true)]
-    #[case("agents/main/agent/auth-profiles.json", true, true)]
-    #[case("openclaw.json", true, true)]
-    #[case("openclaw.json.bak", true, true)]
-    #[case("gateway-token.txt", false, true)]
-    #[case("logs/gateway.log", true, true)]
-    #[case("tmp/x", true, true)]
-    #[case("identity/device.json", true, true)]
-    #[case("tmp/x", false, false)]
-    #[case("memory/2026-11-24.md", false, false)]
-    #[case("agents/main/agent/openclaw-agent.sqlite", true, false)]
-    #[case("environment.md", false, false)]
-    #[case(
-        "agents/main/agent/openclaw-agent.sqlite.reindex-lock.sqlite",
-        true,
-        true
-    )]
-    #[case("config-journal-fingerprint.key", true, true)]
-    fn deny_list(#[case] path: &str, #[case] in_state: bool, #[case] expected: bool) {
-        assert_eq!(denied(Path::new(path), in_state), expected, "{path}");
-    }
 
     #[rstest]
     #[case("alice-20261124T101500Z.claw", true)]
@@ -495,13 +418,5 @@ mod tests {
             is_snapshot_of(&KrillName::parse("alice").expect("name"), file),
             expected
         );
-    }
-
-    #[test]
-    fn glob() {
-        assert!(glob_match("*token*", "gateway-token.txt"));
-        assert!(glob_match(".env.*", ".env.local"));
-        assert!(!glob_match(".env.*", ".env"));
-        assert!(glob_match("*", ""));
     }
 }

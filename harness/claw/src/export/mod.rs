@@ -51,6 +51,8 @@ pub struct ExportOptions {
     pub level: u8,
     /// Say once on stderr when `claw_py` is `None` (off when leaving it out on purpose).
     pub note_missing_claw_py: bool,
+    /// Recorded in the manifest's `left_out`: what the caller kept out of the source on purpose.
+    pub left_out: Vec<crate::LeftOut>,
 }
 
 impl Default for ExportOptions {
@@ -62,6 +64,7 @@ impl Default for ExportOptions {
             progress: true,
             level: DEFAULT_LEVEL,
             note_missing_claw_py: true,
+            left_out: Vec::new(),
         }
     }
 }
@@ -179,7 +182,8 @@ pub fn export(
     let tally = pack(&items, &root, opts, &mut zip, archive.path())?;
     warnings.extend(tally.warnings);
 
-    let manifest = Manifest::new(&opts.generated_by, tally.context_files);
+    let mut manifest = Manifest::new(&opts.generated_by, tally.context_files);
+    manifest.left_out = opts.left_out.clone();
     write_manifest(&mut zip, &manifest, now, archive.path())?;
     let archive_bytes = archive.commit(zip, output)?;
     Ok(ExportSummary {

@@ -16,34 +16,67 @@ use rusqlite::Connection;
 
 const SECRET: &str = "sk-live-do-not-leak";
 
-/// A volume as a running gateway leaves it: workspace files, secrets lying around, and a session
-/// database whose latest rows are still only in its -wal file (the connection stays open).
+/// Workspace files whose names once tripped a deny list: all of them are the agent's work.
+const ORDINARY_FILES: &[&str] = &[
+    "AGENTS.md",
+    "memory/2026-11-24.md",
+    "models/tokenizer.json",
+    "rust/Cargo.lock",
+    "py/poetry.lock",
+    "project/secrets/README.md",
+    "project/credentials/schema.json",
+    "media/diagram.png",
+    ".env",
+    ".ssh/id_ed25519",
+];
+
+/// OpenClaw's documented credential files in the state dir: each carries the secret.
+const STATE_CREDENTIALS: &[&str] = &[
+    "credentials/oauth.json",
+    "credentials/whatsapp/default/creds.json",
+    ".env",
+    "secrets.json",
+    "openclaw.json",
+    "agents/main/agent/auth-profiles.json",
+];
+
+/// State files kept although they sit next to credentials or were dropped before.
+const STATE_KEPT: &[&str] = &[
+    "credentials/telegram-allowFrom.json",
+    "media/inbound/photo.jpg",
+    "devices/paired.json",
+    "identity/device.json",
+    "logs/gateway.log",
+];
+
+/// A volume as a running gateway leaves it: workspace files of every kind of name, OpenClaw's
+/// credential files, and a session database whose latest rows are still only in its -wal file
+/// (the connection stays open).
 struct Live {
     volume: Volume,
     db: Connection,
+}
+
+fn write_file(path: &Path, content: &str) {
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, content).expect("write");
 }
 
 #[fixture]
 fn live() -> Live {
     let volume = Volume::new();
     let paths = volume.paths();
-    let ws = paths.workspace();
-    fs::create_dir_all(ws.join("memory")).expect("mkdir");
-    fs::write(ws.join("AGENTS.md"), "# project rules\n").expect("write");
-    fs::write(ws.join("memory/2026-11-24.md"), "remembered\n").expect("write");
-    fs::write(ws.join(".env"), format!("OPENAI_API_KEY={SECRET}\n")).expect("write");
-    fs::create_dir_all(ws.join(".ssh")).expect("mkdir");
-    fs::write(ws.join(".ssh/id_ed25519"), SECRET).expect("write");
+    for file in ORDINARY_FILES {
+        write_file(&paths.workspace().join(file), &format!("work: {file}\n"));
+    }
     let state = paths.state();
-    fs::create_dir_all(state.join("agents/main/agent")).expect("mkdir");
-    fs::create_dir_all(state.join("logs")).expect("mkdir");
-    fs::write(state.join("logs/gateway.log"), format!("token={SECRET}\n")).expect("write");
-    fs::write(
-        state.join("openclaw.json"),
-        format!("{{\"apiKey\":\"{SECRET}\"}}"),
-    )
-    .expect("write");
-    fs::write(state.join("agents/main/agent/auth-profiles.json"), SECRET).expect("write");
+    for file in STATE_CREDENTIALS {
+        write_file(&state.join(file), &format!("{{\"apiKey\":\"{SECRET}\"}}"));
+    }
+    for file in STATE_KEPT {
+        write_file(&state.join(file), &format!("kept: {file}\n"));
+    }
+    write_file(&state.join("tmp/upload-1"), "half an upload");
     let db = Connection::open(state.join("agents/main/agent/openclaw-agent.sqlite")).expect("open");
     db.pragma_update(None, "journal_mode", "WAL").expect("wal");
     db.execute_batch(
@@ -86,23 +119,26 @@ fn archive_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[rstest]
-fn a_snapshot_holds_workspace_and_state_but_no_secrets(live: Live) {
+fn a_snapshot_keeps_every_workspace_file_and_lists_the_credentials_it_leaves_out(live: Live) {
     let out = live.volume.path("snapshots");
-    let path = written(
-        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot"),
-    );
+    let outcome =
+        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot");
+    let SnapshotOutcome::Written { path, excluded, .. } = outcome else {
+        panic!("expected a snapshot, got {outcome:?}");
+    };
     let file_name = path.file_name().and_then(|n| n.to_str()).expect("name");
     assert!(snapshot::is_snapshot_of(&name(), file_name), "{file_name}");
 
     let entries = archive_entries(&path);
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in [
-        "context/workspace/AGENTS.md",
-        "context/workspace/memory/2026-11-24.md",
-        "context/state/agents/main/agent/openclaw-agent.sqlite",
-    ] {
+    let expected = ORDINARY_FILES
+        .iter()
+        .map(|f| format!("context/workspace/{f}"))
+        .chain(STATE_KEPT.iter().map(|f| format!("context/state/{f}")))
+        .chain(["context/state/agents/main/agent/openclaw-agent.sqlite".to_owned()]);
+    for expected in expected {
         assert!(
-            names.contains(&expected),
+            names.contains(&expected.as_str()),
             "{expected} missing from {names:?}"
         );
     }
@@ -116,12 +152,43 @@ fn a_snapshot_holds_workspace_and_state_but_no_secrets(live: Live) {
             "{entry}: side files belong inside the backup"
         );
     }
-    assert!(
-        !names
+
+    // What stayed out is named, in the outcome and in the archive's manifest alike.
+    let mut left_out: Vec<(String, &str)> = excluded
+        .iter()
+        .map(|e| (e.path.clone(), e.reason.as_str()))
+        .collect();
+    left_out.sort();
+    let mut want: Vec<(String, &str)> = [
+        ("state/.env", "credential"),
+        ("state/agents/main/agent/auth-profiles.json", "credential"),
+        ("state/credentials/oauth.json", "credential"),
+        ("state/credentials/whatsapp/", "credential"),
+        ("state/openclaw.json", "credential"),
+        ("state/secrets.json", "credential"),
+        ("state/tmp/", "scratch"),
+    ]
+    .into_iter()
+    .map(|(p, r)| (p.to_owned(), r))
+    .collect();
+    want.sort();
+    assert_eq!(left_out, want);
+    let manifest: krill_claw::Manifest = serde_json::from_slice(
+        &entries
             .iter()
-            .any(|n| n.contains(".env") || n.contains(".ssh") || n.contains("logs/")),
-        "{names:?}"
-    );
+            .find(|(n, _)| n == "manifest.json")
+            .expect("manifest.json")
+            .1,
+    )
+    .expect("manifest parses");
+    let mut recorded: Vec<(String, String)> = manifest
+        .left_out
+        .iter()
+        .map(|l| (l.path.clone(), l.reason.clone()))
+        .collect();
+    recorded.sort();
+    let want: Vec<(String, String)> = want.into_iter().map(|(p, r)| (p, r.to_owned())).collect();
+    assert_eq!(recorded, want);
 }
 
 #[rstest]
@@ -139,8 +206,8 @@ fn an_unchanged_krill_gets_no_new_snapshot_and_a_changed_one_does(live: Live) {
         .expect("insert");
     let second = written(snapshot::snapshot(&paths, &name(), &options(&out, None)).expect("third"));
     assert_ne!(first, second);
-    // A change to a denied file is not.
-    fs::write(paths.workspace().join(".env"), "OTHER=1").expect("write");
+    // A change to a credential left out is not.
+    fs::write(paths.state().join("credentials/oauth.json"), "OTHER=1").expect("write");
     assert!(matches!(
         snapshot::snapshot(&paths, &name(), &options(&out, None)).expect("fourth"),
         SnapshotOutcome::Unchanged { .. }
@@ -192,8 +259,8 @@ fn a_snapshot_restores_into_an_empty_volume_with_intact_databases(live: Live) {
         .expect("keys");
     assert_eq!(keys, ["agent:main:one", "agent:main:two"]);
     assert_eq!(
-        fs::read_to_string(target.paths().workspace().join("memory/2026-11-24.md")).expect("read"),
-        "remembered\n"
+        fs::read_to_string(target.paths().workspace().join("models/tokenizer.json")).expect("read"),
+        "work: models/tokenizer.json\n"
     );
 }
 
