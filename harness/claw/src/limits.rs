@@ -37,7 +37,8 @@ impl Limits {
     }
 }
 
-/// Parses `1234`, `64K`, `512MiB`, `32G`, `1TiB` (binary multiples) into bytes.
+/// Parses `1234`, `64K`, `512MiB`, `32G`, `1TiB` (binary multiples) into bytes; Kubernetes'
+/// spelling (`5Gi`) too, since chart values pass sizes through as written.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -47,10 +48,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("{text:?} is not a size (expected e.g. 4096, 64M, 32GiB)"))?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
+        "k" | "kb" | "ki" | "kib" => 10,
+        "m" | "mb" | "mi" | "mib" => 20,
+        "g" | "gb" | "gi" | "gib" => 30,
+        "t" | "tb" | "ti" | "tib" => 40,
         other => {
             return Err(format!(
                 "unknown size unit {other:?} in {text:?} (use K, M, G or T)"
@@ -71,6 +72,8 @@ mod tests {
     #[case("64K", 64 << 10)]
     #[case("512MiB", 512 << 20)]
     #[case("32g", 32 << 30)]
+    #[case("5Gi", 5 << 30)]
+    #[case("100Mi", 100 << 20)]
     fn parses_sizes(#[case] text: &str, #[case] bytes: u64) {
         assert_eq!(parse_size(text), Ok(bytes));
     }
