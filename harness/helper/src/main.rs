@@ -3,14 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
 use krill_helper::paths::{KrillName, Paths, Settings};
+use krill_helper::retention::Retention;
 use krill_helper::run::Plan;
-use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome};
+use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome, SnapshotReport};
+use krill_helper::space::SpaceGuard;
+use krill_helper::watch::{self, Event, Schedule, parse_duration};
 use krill_helper::{manual_restore, snapshot};
 
 #[derive(Parser)]
@@ -53,9 +57,24 @@ enum Command {
         /// Keep this many of this krill's snapshots, deleting the oldest.
         #[arg(long, env = "KRILL_SNAPSHOT_KEEP")]
         keep: Option<usize>,
+        /// Delete this krill's oldest snapshots until the rest take at most SIZE (4096, 512M, 5Gi);
+        /// never the one just written.
+        #[arg(long, env = "KRILL_SNAPSHOT_MAX_TOTAL_SIZE", value_name = "SIZE", value_parser = krill_claw::parse_size)]
+        max_total_size: Option<u64>,
+        /// Skip the snapshot (with a log line) when writing it would leave less than this share of
+        /// the volume free. 0 still skips one that cannot fit.
+        #[arg(long, env = "KRILL_SNAPSHOT_MIN_FREE_PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        min_free_percent: u8,
         /// Write a snapshot even if nothing changed since the last one.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "every")]
         force: bool,
+        /// Keep running: a snapshot every DURATION (30s, 15m, 6h, 1d) until SIGTERM or SIGINT,
+        /// which take one last snapshot and exit 0. One JSON outcome per line on stdout.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        every: Option<Duration>,
+        /// With --every: the first snapshot DURATION after start [default: 2m].
+        #[arg(long, value_name = "DURATION", requires = "every", value_parser = parse_duration)]
+        first_after: Option<Duration>,
     },
     /// Restore a .claw into this krill's volume. The gateway must be stopped (or run this as an init step).
     Restore {
@@ -124,49 +143,49 @@ fn execute(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Snapshot { out, keep, force } => {
+        Command::Snapshot {
+            out,
+            keep,
+            max_total_size,
+            min_free_percent,
+            force,
+            every,
+            first_after,
+        } => {
             let name = KrillName::from_env(&env)?;
             let paths = Paths::from_env(&env);
-            let outcome = snapshot::snapshot(
-                &paths,
-                &name,
-                &SnapshotOptions {
-                    out_dir: out,
+            let options = SnapshotOptions {
+                out_dir: out,
+                retention: Retention {
                     keep,
-                    force,
+                    max_total_bytes: max_total_size,
                 },
-            )?;
-            match &outcome {
-                SnapshotOutcome::Written {
-                    path,
-                    bytes,
-                    files,
-                    removed,
-                    excluded,
-                    ..
-                } => {
-                    for left_out in excluded {
-                        eprintln!(
-                            "krill: left out {} ({})",
-                            left_out.path,
-                            left_out.reason.as_str()
-                        );
-                    }
-                    eprintln!(
-                        "krill: wrote {} ({files} files, {bytes} bytes), removed {} old",
-                        path.display(),
-                        removed.len()
-                    );
-                }
-                SnapshotOutcome::Unchanged { last, .. } => {
-                    let last = last
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default();
-                    eprintln!("krill: nothing changed since {last}; no snapshot written");
-                }
-            }
-            println!("{}", serde_json::to_string(&outcome)?);
+                force,
+                space: SpaceGuard { min_free_percent },
+            };
+            let Some(every) = every else {
+                let report = snapshot::snapshot(&paths, &name, &options)?;
+                print_report(&report);
+                return Ok(());
+            };
+            // Before anything else starts a thread (see stop_signals).
+            let stop = watch::stop_signals()?;
+            let schedule = Schedule {
+                first_after: first_after.unwrap_or(Duration::from_secs(120)),
+                every,
+            };
+            eprintln!(
+                "krill: snapshots of {} into {} every {}s, the first in {}s; SIGTERM takes a last one",
+                name.as_str(),
+                options.out_dir.display(),
+                schedule.every.as_secs(),
+                schedule.first_after.as_secs()
+            );
+            let signal = watch::watch(&paths, &name, &options, schedule, &stop, &mut |event| {
+                print_event(event)
+            });
+            let why = signal.map_or("the signal thread ended".to_owned(), |s| s.to_string());
+            eprintln!("krill: snapshot loop stopped ({why})");
             Ok(())
         }
         Command::Restore { archive } => {
@@ -177,5 +196,78 @@ fn execute(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Claw(args) => krill_claw::cli::run(args),
+    }
+}
+
+fn print_event(event: Event) {
+    match event {
+        Event::Snapshot { report, .. } => print_report(&report),
+        Event::Failed {
+            error,
+            last,
+            retry_in,
+        } => {
+            let when = match retry_in {
+                Some(after) => format!("trying again in {}s", after.as_secs()),
+                None if last => "it was the last one before exiting".to_owned(),
+                None => String::new(),
+            };
+            let error = describe(&anyhow::Error::new(error));
+            eprintln!("krill: snapshot failed: {error}; {when}");
+            // Each attempt gets its line on stdout, a failure too.
+            println!(
+                "{}",
+                serde_json::json!({"outcome": "failed", "error": error, "last": last})
+            );
+        }
+        Event::Stopping { signal } => {
+            let why = signal.map_or("the signal thread ended".to_owned(), |s| s.to_string());
+            eprintln!("krill: {why}: one last snapshot before exiting");
+        }
+    }
+}
+
+/// The report's human lines on stderr, its JSON (one line) on stdout.
+fn print_report(report: &SnapshotReport) {
+    for leftover in &report.leftovers_removed {
+        eprintln!(
+            "krill: removed {}, left by a snapshot that was killed",
+            leftover.display()
+        );
+    }
+    match &report.outcome {
+        SnapshotOutcome::Written {
+            path,
+            bytes,
+            files,
+            removed,
+            excluded,
+            ..
+        } => {
+            for left_out in excluded {
+                eprintln!(
+                    "krill: left out {} ({})",
+                    left_out.path,
+                    left_out.reason.as_str()
+                );
+            }
+            eprintln!(
+                "krill: wrote {} ({files} files, {bytes} bytes), removed {} old",
+                path.display(),
+                removed.len()
+            );
+        }
+        SnapshotOutcome::Unchanged { last, .. } => {
+            let last = last
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            eprintln!("krill: nothing changed since {last}; no snapshot written");
+        }
+        SnapshotOutcome::SkippedLowSpace(low) => eprintln!("krill: {low}"),
+    }
+    match serde_json::to_string(report) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("krill: error: the outcome does not serialise: {e}"),
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! A staging tree on the volume holds `workspace/` and `state/`: ordinary files are hard links
 //! (no copy of a big workspace), SQLite databases are online-backup copies (consistent even while
-//! the gateway writes), and only what `exclusions` names stays out, listed, never silently. The tree's content digest is
-//! compared with the last snapshot's, so an idle krill does not pile up identical archives.
+//! the gateway writes), and only what `exclusions` names stays out, listed, never silently. The
+//! tree's content digest is compared with the last snapshot's, so an idle krill does not pile up
+//! identical archives. A snapshot that would crowd the volume is skipped (`space`); which archives
+//! stay, and what killed runs left, is `retention`'s business; `watch` repeats all this.
 
 use std::fs;
 use std::io::{self, Read};
@@ -14,6 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::exclusions::{Excluded, Exclusions, Tree};
 use crate::paths::{KrillName, Paths};
+use crate::retention::{self, RetentionError};
+pub use crate::retention::{Retention, is_snapshot_of, list};
+use crate::space::{LowSpace, SpaceError, SpaceGuard};
 use crate::sqlite;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +32,10 @@ pub enum SnapshotError {
         path: PathBuf,
         source: krill_claw::ClawError,
     },
+    #[error(transparent)]
+    Retention(#[from] RetentionError),
+    #[error(transparent)]
+    Space(#[from] SpaceError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
@@ -39,10 +48,12 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
 #[derive(Debug, Clone)]
 pub struct SnapshotOptions {
     pub out_dir: PathBuf,
-    /// Keep this many of this krill's snapshots in `out_dir`, deleting the oldest.
-    pub keep: Option<usize>,
+    /// Which of this krill's snapshots in `out_dir` stay after a new one is written.
+    pub retention: Retention,
     /// Write even if nothing changed since the last snapshot.
     pub force: bool,
+    /// How much of the volume must stay free after the snapshot is written.
+    pub space: SpaceGuard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,7 +72,25 @@ pub enum SnapshotOutcome {
         digest: String,
         last: Option<PathBuf>,
     },
+    /// Not written: it would have left less than the guard's share of a volume free.
+    SkippedLowSpace(LowSpace),
 }
+
+/// One run of [`snapshot`]: its outcome, and what killed earlier runs had left and this one
+/// removed (whatever the outcome: a half-written archive is the first thing to free on a full
+/// volume).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotReport {
+    #[serde(flatten)]
+    pub outcome: SnapshotOutcome,
+    pub leftovers_removed: Vec<PathBuf>,
+}
+
+/// Room an archive needs beyond its files' bytes: per file a local and a central zip record
+/// holding its name, the manifest line listing it; once the manifest and the generated texts.
+/// Generous, so "the staged bytes plus this" stays an upper bound even for stored entries.
+const ARCHIVE_BYTES_PER_FILE: u64 = 1024;
+const ARCHIVE_BYTES_FIXED: u64 = 1 << 20;
 
 /// What `.krill/last-snapshot.json` remembers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,10 +115,18 @@ pub fn timestamp_now() -> (String, String) {
 struct Staged {
     dir: tempfile::TempDir,
     files: u64,
+    /// The staged files' bytes: the upper bound of what packing them writes.
+    bytes: u64,
     excluded: Vec<Excluded>,
 }
 
-fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
+/// A staged tree, or the reason staging stopped: a database copy would have crowded the volume.
+enum Staging {
+    Ready(Staged),
+    LowSpace(LowSpace),
+}
+
+fn stage(paths: &Paths, guard: SpaceGuard) -> Result<Staging, SnapshotError> {
     let bookkeeping = paths.bookkeeping();
     fs::create_dir_all(&bookkeeping).map_err(io_err(&bookkeeping))?;
     let dir = tempfile::Builder::new()
@@ -99,6 +136,7 @@ fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
     let mut staged = Staged {
         dir,
         files: 0,
+        bytes: 0,
         excluded: Vec::new(),
     };
     let exclusions = Exclusions::default();
@@ -159,6 +197,13 @@ fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
                     continue; // its content is inside the database's backup copy
                 }
                 if sqlite::is_database(entry.path()) {
+                    // Unlike a hard link, the backup copy takes real room on the volume; at most
+                    // the database plus what its WAL still holds.
+                    let needed =
+                        file_len(entry.path()) + file_len(&side_file(entry.path(), "-wal"));
+                    if let Some(low) = guard.check(staged.dir.path(), needed)? {
+                        return Ok(Staging::LowSpace(low));
+                    }
                     sqlite::backup(entry.path(), &target)?;
                 } else if let Err(e) = link_or_copy(entry.path(), &target) {
                     if e.kind() == io::ErrorKind::NotFound {
@@ -170,11 +215,24 @@ fn stage(paths: &Paths) -> Result<Staged, SnapshotError> {
                     });
                 }
                 staged.files += 1;
+                staged.bytes += file_len(&target);
             }
             // Symlinks and special files: .claw archives carry neither.
         }
     }
-    Ok(staged)
+    Ok(Staging::Ready(staged))
+}
+
+/// A file's length, 0 when it is gone (the gateway removes files while we walk).
+fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// `db` with `suffix` appended to its file name (`x.sqlite` → `x.sqlite-wal`).
+fn side_file(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// A hard link costs nothing for a large workspace; across devices, copy.
@@ -228,65 +286,13 @@ fn last_snapshot_path(paths: &Paths) -> PathBuf {
     paths.bookkeeping().join("last-snapshot.json")
 }
 
-/// Whether `file_name` is one of `name`'s snapshots: `<name>-YYYYMMDDTHHMMSSZ[-N].claw`.
-pub fn is_snapshot_of(name: &KrillName, file_name: &str) -> bool {
-    let Some(rest) = file_name
-        .strip_prefix(name.as_str())
-        .and_then(|r| r.strip_prefix('-'))
-    else {
-        return false;
-    };
-    let Some(stamp) = rest.strip_suffix(".claw") else {
-        return false;
-    };
-    let (stamp, counter) = stamp.split_once('-').unwrap_or((stamp, "0"));
-    let b = stamp.as_bytes();
-    b.len() == 16
-        && b[8] == b'T'
-        && b[15] == b'Z'
-        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
-        && !counter.is_empty()
-        && counter.bytes().all(|c| c.is_ascii_digit())
-}
-
-/// This krill's snapshots in `dir`, oldest first.
-pub fn list(dir: &Path, name: &KrillName) -> Result<Vec<PathBuf>, SnapshotError> {
-    let mut found: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| is_snapshot_of(name, n))
-            })
-            .map(|e| e.path())
-            .collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(io_err(dir)(e)),
-    };
-    // The timestamp sorts lexically; a same-second `-N` suffix sorts after its base name.
-    found.sort_by_key(|p| {
-        let n = p
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let (base, counter) = match n.rsplit_once('-') {
-            Some((b, c)) if c.bytes().all(|x| x.is_ascii_digit()) && b.ends_with('Z') => {
-                (b.to_owned(), c.parse::<u64>().unwrap_or(0) + 1)
-            }
-            _ => (n, 0),
-        };
-        (base, counter)
-    });
-    Ok(found)
-}
-
+/// Takes one snapshot of `name`'s volume into `options.out_dir`, unless nothing changed since the
+/// last or the volume is too full; applies retention after a write.
 pub fn snapshot(
     paths: &Paths,
     name: &KrillName,
     options: &SnapshotOptions,
-) -> Result<SnapshotOutcome, SnapshotError> {
+) -> Result<SnapshotReport, SnapshotError> {
     // One snapshot at a time per volume (the chart's sidecar and a manual run may overlap): the
     // digest record and the retention pass assume nobody else is writing.
     let bookkeeping = paths.bookkeeping();
@@ -303,12 +309,29 @@ pub fn snapshot(
             path: lock_path.clone(),
             source: errno.into(),
         })?;
-    // Under the lock no other snapshot runs, so any staging tree left is a dead run's.
+    // Under the lock no other snapshot runs, so any staging tree or half-written archive of this
+    // krill is a dead run's. Removed before anything else: they take the room this run needs.
     crate::restore::remove_stale(&bookkeeping, "snapshot-").map_err(|e| SnapshotError::Io {
         path: bookkeeping.clone(),
         source: io::Error::other(e.to_string()),
     })?;
-    let staged = stage(paths)?;
+    let leftovers_removed = retention::remove_leftovers(&options.out_dir, name)?;
+    let outcome = snapshot_locked(paths, name, options)?;
+    Ok(SnapshotReport {
+        outcome,
+        leftovers_removed,
+    })
+}
+
+fn snapshot_locked(
+    paths: &Paths,
+    name: &KrillName,
+    options: &SnapshotOptions,
+) -> Result<SnapshotOutcome, SnapshotError> {
+    let staged = match stage(paths, options.space)? {
+        Staging::Ready(staged) => staged,
+        Staging::LowSpace(low) => return Ok(SnapshotOutcome::SkippedLowSpace(low)),
+    };
     let digest = digest(staged.dir.path())?;
     let last: Option<LastSnapshot> = fs::read(last_snapshot_path(paths))
         .ok()
@@ -324,6 +347,11 @@ pub fn snapshot(
         });
     }
 
+    fs::create_dir_all(&options.out_dir).map_err(io_err(&options.out_dir))?;
+    let needed = staged.bytes + staged.files * ARCHIVE_BYTES_PER_FILE + ARCHIVE_BYTES_FIXED;
+    if let Some(low) = options.space.check(&options.out_dir, needed)? {
+        return Ok(SnapshotOutcome::SkippedLowSpace(low));
+    }
     fs::create_dir_all(&options.out_dir).map_err(io_err(&options.out_dir))?;
     let (stamp, at) = timestamp_now();
     // Several snapshots in one second get `-N` suffixes, always above any left from that second
@@ -383,15 +411,7 @@ pub fn snapshot(
         source: io::Error::other(format!("{e:#}")),
     })?;
 
-    let mut removed = Vec::new();
-    if let Some(keep) = options.keep {
-        let all = list(&options.out_dir, name)?;
-        let excess = all.len().saturating_sub(keep.max(1));
-        for old in all.into_iter().take(excess) {
-            fs::remove_file(&old).map_err(io_err(&old))?;
-            removed.push(old);
-        }
-    }
+    let removed = retention::apply(&options.out_dir, name, &path, options.retention)?;
     Ok(SnapshotOutcome::Written {
         path,
         bytes: summary.archive_bytes,
@@ -400,23 +420,4 @@ pub fn snapshot(
         excluded: staged.excluded.clone(),
         removed,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("alice-20261124T101500Z.claw", true)]
-    #[case("alice-20261124T101500Z-2.claw", true)]
-    #[case("alice-bob-20261124T101500Z.claw", false)]
-    #[case("alice-20261124T1015Z.claw", false)]
-    #[case("alice-20261124T101500Z.claw.tmp", false)]
-    fn snapshot_names(#[case] file: &str, #[case] expected: bool) {
-        assert_eq!(
-            is_snapshot_of(&KrillName::parse("alice").expect("name"), file),
-            expected
-        );
-    }
 }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use common::{Volume, tree};
 use krill_helper::paths::KrillName;
-use krill_helper::snapshot::{self, SnapshotOptions, SnapshotOutcome};
+use krill_helper::retention::Retention;
+use krill_helper::snapshot::{self, SnapshotOptions, SnapshotOutcome, SnapshotReport};
+use krill_helper::space::SpaceGuard;
 use krill_helper::{gateway, restore, sqlite};
 use rstest::{fixture, rstest};
 use rusqlite::Connection;
@@ -94,13 +96,21 @@ fn name() -> KrillName {
 fn options(dir: &Path, keep: Option<usize>) -> SnapshotOptions {
     SnapshotOptions {
         out_dir: dir.to_owned(),
-        keep,
+        retention: Retention {
+            keep,
+            max_total_bytes: None,
+        },
         force: false,
+        // The free-space guard has tests of its own (snapshot_guards.rs); these must not depend on
+        // how full the machine's disk is.
+        space: SpaceGuard {
+            min_free_percent: 0,
+        },
     }
 }
 
-fn written(outcome: SnapshotOutcome) -> PathBuf {
-    match outcome {
+fn written(report: SnapshotReport) -> PathBuf {
+    match report.outcome {
         SnapshotOutcome::Written { path, .. } => path,
         other => panic!("expected a snapshot, got {other:?}"),
     }
@@ -121,8 +131,9 @@ fn archive_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 #[rstest]
 fn a_snapshot_keeps_every_workspace_file_and_lists_the_credentials_it_leaves_out(live: Live) {
     let out = live.volume.path("snapshots");
-    let outcome =
-        snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None)).expect("snapshot");
+    let outcome = snapshot::snapshot(&live.volume.paths(), &name(), &options(&out, None))
+        .expect("snapshot")
+        .outcome;
     let SnapshotOutcome::Written { path, excluded, .. } = outcome else {
         panic!("expected a snapshot, got {outcome:?}");
     };
@@ -196,7 +207,10 @@ fn an_unchanged_krill_gets_no_new_snapshot_and_a_changed_one_does(live: Live) {
     let paths = live.volume.paths();
     let out = live.volume.path("snapshots");
     let first = written(snapshot::snapshot(&paths, &name(), &options(&out, None)).expect("first"));
-    match snapshot::snapshot(&paths, &name(), &options(&out, None)).expect("second") {
+    match snapshot::snapshot(&paths, &name(), &options(&out, None))
+        .expect("second")
+        .outcome
+    {
         SnapshotOutcome::Unchanged { last, .. } => assert_eq!(last, Some(first.clone())),
         other => panic!("nothing changed, yet {other:?}"),
     }
@@ -209,7 +223,9 @@ fn an_unchanged_krill_gets_no_new_snapshot_and_a_changed_one_does(live: Live) {
     // A change to a credential left out is not.
     fs::write(paths.state().join("credentials/oauth.json"), "OTHER=1").expect("write");
     assert!(matches!(
-        snapshot::snapshot(&paths, &name(), &options(&out, None)).expect("fourth"),
+        snapshot::snapshot(&paths, &name(), &options(&out, None))
+            .expect("fourth")
+            .outcome,
         SnapshotOutcome::Unchanged { .. }
     ));
 }
