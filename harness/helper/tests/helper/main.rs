@@ -5,4 +5,6 @@ mod common;
 mod first_start;
 mod gateway;
 mod openclaw_config;
+mod snapshot_guards;
+mod snapshot_loop;
 mod snapshot_restore;
