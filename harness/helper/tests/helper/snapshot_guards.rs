@@ -276,7 +276,7 @@ fn retention_by_total_size_deletes_the_oldest_but_never_the_newest() {
     );
     assert_eq!(
         snapshot::list(&out, &alice()).expect("list"),
-        [newest.clone()]
+        [newest.as_path()]
     );
     assert!(fs::metadata(&newest).expect("stat").len() > 1024);
 }
