@@ -210,18 +210,30 @@ fn snapshots_run_in_a_sidecar_into_the_krills_own_volume() {
         let sts = statefulset(&rendered, name);
         let spec = pod_spec(&sts);
         let sidecar = container(spec, "snapshot");
-        let script = sidecar
-            .command
-            .as_ref()
-            .map(|c| c.join(" "))
-            .expect("command");
-        assert!(
-            script
-                .contains("krill snapshot --out /krill/snapshots --keep \"$KRILL_SNAPSHOT_KEEP\""),
-            "{script}"
+        assert_eq!(
+            sidecar.command.as_deref(),
+            Some(&SNAPSHOT_LOOP.map(str::to_owned)[..]),
+            "the helper's own loop under tini, at low CPU priority"
         );
         assert_eq!(env_value(sidecar, "KRILL_SNAPSHOT_KEEP"), "7");
-        assert_eq!(env_value(sidecar, "KRILL_SNAPSHOT_INTERVAL"), "6h");
+        assert_eq!(env_value(sidecar, "KRILL_SNAPSHOT_MIN_FREE_PERCENT"), "10");
+        assert_eq!(env_value(sidecar, "KRILL_SNAPSHOT_MAX_TOTAL_SIZE"), "5Gi");
+        let cpu_limit = sidecar
+            .resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.get("cpu"))
+            .map(|q| q.0.as_str());
+        assert_eq!(
+            cpu_limit,
+            Some("500m"),
+            "a snapshot never starves the gateway"
+        );
+        assert_eq!(
+            spec.termination_grace_period_seconds,
+            Some(60),
+            "room for the last snapshot on SIGTERM"
+        );
         let out = sidecar
             .volume_mounts
             .iter()
@@ -249,6 +261,54 @@ fn snapshots_run_in_a_sidecar_into_the_krills_own_volume() {
     let off = render(&[set("snapshots.enabled=false")]);
     let spec = pod_spec(&statefulset(&off, "krill")).clone();
     assert!(spec.containers.iter().all(|c| c.name != "snapshot"));
+}
+
+/// The sidecar's command with the default values.
+const SNAPSHOT_LOOP: [&str; 13] = [
+    "tini",
+    "--",
+    "nice",
+    "-n",
+    "10",
+    "krill",
+    "snapshot",
+    "--out",
+    "/krill/snapshots",
+    "--every",
+    "6h",
+    "--first-after",
+    "2m",
+];
+
+#[test]
+fn the_snapshot_values_reach_the_sidecar() {
+    let rendered = render_yaml(
+        "snapshots:\n  interval: 1h\n  firstAfter: 0s\n  keep: 3\n  minFreePercent: 25\n  maxTotalSize: \"\"\n",
+    );
+    let sts = statefulset(&rendered, "krill");
+    let sidecar = container(pod_spec(&sts), "snapshot");
+    let command = sidecar.command.clone().expect("command");
+    let flag = |name: &str| {
+        let at = command
+            .iter()
+            .position(|a| a == name)
+            .unwrap_or_else(|| panic!("{name} missing from {command:?}"));
+        command[at + 1].clone()
+    };
+    assert_eq!(flag("--every"), "1h");
+    assert_eq!(flag("--first-after"), "0s");
+    assert_eq!(env_value(sidecar, "KRILL_SNAPSHOT_KEEP"), "3");
+    assert_eq!(env_value(sidecar, "KRILL_SNAPSHOT_MIN_FREE_PERCENT"), "25");
+    // An empty size is no limit: the variable is left out rather than set empty.
+    assert!(
+        sidecar
+            .env
+            .iter()
+            .flatten()
+            .all(|e| e.name != "KRILL_SNAPSHOT_MAX_TOTAL_SIZE"),
+        "{:?}",
+        sidecar.env
+    );
 }
 
 #[test]
