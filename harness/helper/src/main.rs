@@ -14,7 +14,7 @@ use krill_helper::retention::Retention;
 use krill_helper::run::Plan;
 use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome, SnapshotReport};
 use krill_helper::space::SpaceGuard;
-use krill_helper::watch::{self, Event, Schedule, parse_duration};
+use krill_helper::watch::{self, Event, Schedule, parse_duration, parse_interval};
 use krill_helper::{manual_restore, snapshot};
 
 #[derive(Parser)]
@@ -70,7 +70,7 @@ enum Command {
         force: bool,
         /// Keep running: a snapshot every DURATION (30s, 15m, 6h, 1d) until SIGTERM or SIGINT,
         /// which take one last snapshot and exit 0. One JSON outcome per line on stdout.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
         every: Option<Duration>,
         /// With --every: the first snapshot DURATION after start [default: 2m].
         #[arg(long, value_name = "DURATION", requires = "every", value_parser = parse_duration)]

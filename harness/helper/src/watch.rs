@@ -70,6 +70,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
+/// An interval: a duration above zero (`0s` would snapshot back to back).
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!("{text:?}: the interval must be above zero")),
+        interval => Ok(interval),
+    }
+}
+
 /// SIGTERM and SIGINT, delivered as messages instead of killing the process: both are blocked and
 /// a thread of their own waits for them. Call it before starting any other thread: threads inherit
 /// the blocked set, and one that did not would take the default action (exit) for the process.
@@ -169,5 +177,12 @@ mod tests {
     #[case("99999999999999999999d")]
     fn bad_durations(#[case] text: &str) {
         assert!(parse_duration(text).is_err(), "{text}");
+    }
+
+    #[test]
+    fn an_interval_is_above_zero() {
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("0h").is_err());
+        assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
     }
 }
