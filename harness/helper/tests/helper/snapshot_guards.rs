@@ -105,6 +105,33 @@ fn a_snapshot_that_would_crowd_the_volume_is_skipped_loudly() {
 }
 
 #[test]
+fn a_database_copy_that_would_crowd_the_volume_is_not_made() {
+    let volume = Volume::new();
+    let state = volume.paths().state();
+    fs::create_dir_all(&state).expect("mkdir");
+    let db = rusqlite::Connection::open(state.join("openclaw.sqlite")).expect("open");
+    db.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES ('hello');")
+        .expect("write");
+    // The backup copy is the one thing staging writes: it is checked before it is made, on the
+    // volume of the staging tree.
+    let (json, stderr) = run(&volume, &["--min-free-percent", "100"]);
+    assert_eq!(json["outcome"], "skipped_low_space", "{json}");
+    let measured = PathBuf::from(json["volume"].as_str().expect("volume"));
+    assert!(
+        measured.starts_with(volume.paths().bookkeeping()),
+        "{} is not the staging tree",
+        measured.display()
+    );
+    assert!(stderr.contains("SNAPSHOT SKIPPED"), "{stderr}");
+    let staging: Vec<String> = file_names(&volume.paths().bookkeeping())
+        .into_iter()
+        .filter(|n| n.starts_with("snapshot-"))
+        .collect();
+    assert!(staging.is_empty(), "staging trees left: {staging:?}");
+    assert!(file_names(&volume.path("snapshots")).is_empty());
+}
+
+#[test]
 fn a_leftover_of_a_killed_export_is_removed_and_nothing_else() {
     let volume = Volume::new();
     fs::write(workspace(&volume).join("AGENTS.md"), "be kind\n").expect("write");
