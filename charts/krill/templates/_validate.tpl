@@ -7,9 +7,12 @@ mistakes reports the same one first.
 {{- define "krill.validate" -}}
 {{- $v := .Values }}
 {{- $full := include "krill.fullname" . }}
-{{- include "krill.validate.literalSecrets" (dict "where" "config" "json" (toJson $v.config)) }}
+{{- include "krill.validate.literalSecrets" (dict "path" "config" "value" $v.config) }}
 {{- if and (not $v.apiBase) (not $v.apiServer.enabled) }}
 {{- fail "apiBase: must be set when apiServer.enabled is false (the krills need a model endpoint)" }}
+{{- end }}
+{{- if and $v.apiBase $v.apiServer.enabled }}
+{{- fail (printf "apiBase: %q is set while apiServer.enabled is true: the krills would send the proxy's master key to it. Unset apiBase to use the in-cluster proxy (point a model at another endpoint with apiServer.models[].apiBase), or set apiServer.enabled=false and give that endpoint's own key in apiKey" $v.apiBase) }}
 {{- end }}
 {{- $servedModels := list }}
 {{- range $v.apiServer.models }}{{ $servedModels = append $servedModels .name }}{{ end }}
@@ -22,32 +25,59 @@ mistakes reports the same one first.
 {{- if gt (len $e.statefulSet) 52 }}
 {{- fail (printf "krills.%s: the StatefulSet name %q is longer than 52 characters (pod and volume names must fit); use a shorter name" $e.name $e.statefulSet) }}
 {{- end }}
-{{- if and $v.apiServer.enabled (not $v.apiBase) }}
+{{- if $v.apiServer.enabled }}
 {{- if not (has $e.model $servedModels) }}
 {{- fail (printf "%s: model %q is not served by the proxy (apiServer.models names: %s)" (ternary (printf "krills.%s.model" $e.name) "model" $e.named) $e.model (join ", " $servedModels)) }}
 {{- end }}
 {{- end }}
-{{- include "krill.validate.literalSecrets" (dict "where" (printf "krills.%s.config" $e.name) "json" $e.overrides) }}
+{{- include "krill.validate.literalSecrets" (dict "path" (printf "krills.%s.config" $e.name) "value" ($e.overrides | fromJson)) }}
 {{- end }}
 {{- if and (not $v.apiServer.enabled) (not $v.apiKey.existingSecret) (not $v.apiKey.value) }}
 {{- fail "apiKey: set apiKey.value or apiKey.existingSecret when apiServer.enabled is false" }}
 {{- end }}
 {{- if $v.apiServer.enabled }}
-{{- include "krill.validate.literalSecrets" (dict "where" "apiServer" "json" (include "krill.apiServerConfig" . | fromYaml | toJson)) }}
+{{- include "krill.validate.literalSecrets" (dict "path" "apiServer.extraConfig" "value" $v.apiServer.extraConfig) }}
+{{- range $i, $m := $v.apiServer.models }}
+{{- include "krill.validate.literalSecrets" (dict "path" (printf "apiServer.models[%d].extraParams" $i) "value" ($m.extraParams | default dict)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
 {{/*
 Secrets reach OpenClaw only as ${VAR} references resolved from the environment, and LiteLLM only
-as os.environ/VAR. A config value under a secret-looking key that is not such a reference would
-land in a ConfigMap: refuse it. Input: dict where (named in the message), json (the config).
+as os.environ/VAR; whatever else a config holds lands in a ConfigMap, readable by anyone who can
+read ConfigMaps. Refuses, naming the key path: a string under a key that names a credential (API
+keys, tokens, passwords, secrets, Authorization / x-api-key headers, private and secret access
+keys, inline credentials) unless it is a reference (`Bearer ${VAR}` counts); anywhere, a PEM
+private key, a service-account JSON, or a URL with a password in it.
+Input: dict path (where the value sits in the values), value (any YAML value).
 */}}
 {{- define "krill.validate.literalSecrets" -}}
-{{- range regexFindAll `"[A-Za-z_]*(?i:apikey|api_key|token|password|secret|master_key)":"[^"]*"` .json -1 }}
-{{- $key := regexFind `^"[^"]*"` . }}
-{{- $value := trimPrefix $key . | trimPrefix ":\"" | trimSuffix "\"" }}
-{{- if not (or (eq $value "") (hasPrefix "${" $value) (hasPrefix "os.environ/" $value)) }}
-{{- fail (printf "%s: %s holds a literal secret; use a ${VAR} (OpenClaw) or os.environ/VAR (LiteLLM) reference and put the value in a Secret" $.where $key) }}
+{{- $path := .path }}
+{{- if kindIs "map" .value }}
+{{- range $key, $child := .value }}
+{{- include "krill.validate.literalSecrets" (dict "path" (printf "%s.%s" $path $key) "value" $child "key" $key) }}
+{{- end }}
+{{- else if kindIs "slice" .value }}
+{{- range $i, $child := .value }}
+{{- include "krill.validate.literalSecrets" (dict "path" (printf "%s[%d]" $path $i) "value" $child "key" ($.key | default "")) }}
+{{- end }}
+{{- else if kindIs "string" .value }}
+{{- $value := .value }}
+{{- $reference := `^((Bearer|Basic|Token) )?(\$\{[A-Za-z_][A-Za-z0-9_]*\}|os\.environ/[A-Za-z_][A-Za-z0-9_]*)$` }}
+{{- $credentialKey := `(?i)(api[-_]?key|token|password|passwd|secret|master[-_]?key|authorization|private[-_]?key|secret[-_]?(access[-_]?)?key|credentials?)$` }}
+{{- $fix := "use a ${VAR} (OpenClaw) or os.environ/VAR (LiteLLM) reference and put the value in a Secret" }}
+{{- if and (regexMatch $credentialKey (.key | default "")) (ne $value "") (not (regexMatch $reference $value)) }}
+{{- fail (printf "%s holds a literal secret; %s" $path $fix) }}
+{{- end }}
+{{- if regexMatch `-----BEGIN [A-Z ]*PRIVATE KEY-----` $value }}
+{{- fail (printf "%s holds a private key; %s" $path $fix) }}
+{{- end }}
+{{- if regexMatch `"private_key"\s*:` $value }}
+{{- fail (printf "%s holds a service-account key (JSON with private_key); mount it from a Secret instead" $path) }}
+{{- end }}
+{{- if regexMatch `^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+:([^/@\s$][^/@\s]*)@` $value }}
+{{- fail (printf "%s holds a URL with a password in it; %s" $path $fix) }}
 {{- end }}
 {{- end }}
 {{- end }}

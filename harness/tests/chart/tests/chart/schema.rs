@@ -45,6 +45,7 @@ use rstest::rstest;
 #[case::model_not_served(set("model=gpt-5"), &["model: model \"gpt-5\" is not served by the proxy", "default"])]
 #[case::krill_model_not_served(yaml("krills:\n  alice:\n    model: gpt-5\n"), &["krills.alice.model: model \"gpt-5\""])]
 #[case::no_api_base_without_proxy(set("apiServer.enabled=false"), &["apiBase: must be set"])]
+#[case::api_base_beside_the_proxy(set("apiBase=https://models.example.com/v1"), &["apiBase: \"https://models.example.com/v1\" is set while apiServer.enabled is true", "master key"])]
 #[case::no_api_key_without_proxy(yaml("apiServer:\n  enabled: false\napiBase: https://x.example/v1\n"), &["apiKey: set apiKey.value or apiKey.existingSecret"])]
 #[case::name_too_long_for_release(yaml(&format!("fullnameOverride: krill-with-a-long-name\nkrills:\n  {}: {{}}\n", "b".repeat(40))), &[&format!("krills.{}", "b".repeat(40)), "longer than 52"])]
 fn bad_values_are_refused_by_name(#[case] values: ValueSource, #[case] expected: &[&str]) {

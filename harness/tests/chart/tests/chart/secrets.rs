@@ -371,19 +371,47 @@ fn existing_secrets_are_used_and_nothing_is_generated_for_them() {
 #[rstest]
 #[case::template_token(
     "config:\n  gateway:\n    auth:\n      token: hunter2hunter2\n",
-    "config: \"token\" holds a literal secret"
+    "config.gateway.auth.token holds a literal secret"
 )]
 #[case::template_api_key(
     "config:\n  models:\n    providers:\n      proxy:\n        apiKey: sk-live-123\n",
-    "config: \"apiKey\" holds a literal secret"
+    "config.models.providers.proxy.apiKey holds a literal secret"
 )]
 #[case::krill_override(
     "krills:\n  alice:\n    config:\n      gateway:\n        auth:\n          password: pw\n",
-    "krills.alice.config: \"password\" holds a literal secret"
+    "krills.alice.config.gateway.auth.password holds a literal secret"
 )]
 #[case::proxy_extra_config(
     "apiServer:\n  extraConfig:\n    general_settings:\n      master_key: sk-plain\n",
-    "apiServer: \"master_key\" holds a literal secret"
+    "apiServer.extraConfig.general_settings.master_key holds a literal secret"
+)]
+#[case::authorization_header(
+    "config:\n  models:\n    providers:\n      p:\n        headers:\n          Authorization: Bearer sk-123\n",
+    "config.models.providers.p.headers.Authorization holds a literal secret"
+)]
+#[case::x_api_key_header(
+    "krills:\n  alice:\n    config:\n      models:\n        providers:\n          p:\n            headers:\n              x-api-key: abc123\n",
+    "krills.alice.config.models.providers.p.headers.x-api-key holds a literal secret"
+)]
+#[case::aws_secret(
+    "apiServer:\n  models:\n    - name: default\n      model: bedrock/claude\n      extraParams:\n        aws_secret_access_key: wJalrXUtnFEMI\n",
+    "apiServer.models[0].extraParams.aws_secret_access_key holds a literal secret"
+)]
+#[case::private_key_field(
+    "config:\n  tools:\n    signer:\n      privateKey: abc\n",
+    "config.tools.signer.privateKey holds a literal secret"
+)]
+#[case::pem_under_any_key(
+    "config:\n  tools:\n    - note: \"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3Bl\"\n",
+    "config.tools[0].note holds a private key"
+)]
+#[case::service_account_json(
+    "apiServer:\n  extraConfig:\n    vertex:\n      vertex_json: '{\"type\": \"service_account\", \"private_key\": \"x\"}'\n",
+    "apiServer.extraConfig.vertex.vertex_json holds a service-account key"
+)]
+#[case::password_in_url(
+    "apiServer:\n  extraConfig:\n    general_settings:\n      database_url: postgresql://litellm:pw@db:5432/litellm\n",
+    "apiServer.extraConfig.general_settings.database_url holds a URL with a password in it"
 )]
 fn a_literal_secret_in_a_config_is_refused(#[case] values: &str, #[case] message: &str) {
     let stderr = helm()
@@ -397,8 +425,13 @@ fn a_literal_secret_in_a_config_is_refused(#[case] values: &str, #[case] message
 
 #[test]
 fn env_references_in_configs_are_accepted() {
-    let rendered =
-        render_yaml("config:\n  gateway:\n    auth:\n      token: ${OPENCLAW_GATEWAY_TOKEN}\n");
+    let rendered = render_yaml(
+        "config:\n  gateway:\n    auth:\n      token: ${OPENCLAW_GATEWAY_TOKEN}\n  \
+         models:\n    providers:\n      p:\n        headers:\n          \
+         Authorization: Bearer ${P_KEY}\n          x-api-key: ${P_KEY}\n\
+         apiServer:\n  extraConfig:\n    general_settings:\n      \
+         database_url: os.environ/DATABASE_URL\n",
+    );
     let config: ConfigMap = rendered.get("ConfigMap", "krill-config").expect("config");
     assert!(
         config
