@@ -69,7 +69,14 @@ impl Launch {
                 // OpenClaw's "automatic triage": an agent turn, on the krill's model, that edits
                 // the OpenClaw installation; it also turns off self-update and service mutation.
                 ("OPENCLAW_SUPERVISOR_MODE".to_owned(), "external".to_owned()),
-            ],
+                (
+                    "XDG_CONFIG_HOME".to_owned(),
+                    paths.config_home().display().to_string(),
+                ),
+            ]
+            .into_iter()
+            .chain(node_options(settings).map(|v| ("NODE_OPTIONS".to_owned(), v)))
+            .collect(),
             run_as: (nix::unistd::Uid::effective().is_root() && settings.uid != 0)
                 .then_some((settings.uid, settings.gid)),
             gateway_token: None,
@@ -127,6 +134,22 @@ impl Launch {
             source,
         }
     }
+}
+
+/// Node sizes its heap from the machine, not the container: a krill on a big node grows past its
+/// limit and is OOM-killed mid-turn. A heap ceiling below the limit makes V8 collect instead.
+/// `NODE_OPTIONS` that already set one win; without a known limit nothing is added.
+fn node_options(settings: &Settings) -> Option<String> {
+    let limit = settings.memory_limit_mib.filter(|&mib| mib > 0)?;
+    if settings.node_options.contains("--max-old-space-size") {
+        return None;
+    }
+    let heap = (limit * settings.heap_percent / 100).max(64);
+    let ours = format!("--max-old-space-size={heap}");
+    Some(match settings.node_options.trim() {
+        "" => ours,
+        theirs => format!("{theirs} {ours}"),
+    })
 }
 
 fn quote(word: &str) -> String {
@@ -256,7 +279,68 @@ mod tests {
         assert_eq!(
             launch.display(),
             "OPENCLAW_CONFIG_PATH=/krill/run/openclaw.json OPENCLAW_STATE_DIR=/krill/data/state \
-             OPENCLAW_SUPERVISOR_MODE=external exec openclaw gateway run --port 18789 --bind lan"
+             OPENCLAW_SUPERVISOR_MODE=external XDG_CONFIG_HOME=/krill/data/.config \
+             exec openclaw gateway run --port 18789 --bind lan"
         );
+    }
+
+    fn node_options_for(vars: &[(&str, &str)]) -> Option<String> {
+        let env: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let settings = Settings::from_env(&env).expect("settings");
+        Launch::new(&Paths::from_env(&env), &settings)
+            .env
+            .into_iter()
+            .find(|(k, _)| k == "NODE_OPTIONS")
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn the_heap_ceiling_follows_the_memory_limit() {
+        assert_eq!(
+            node_options_for(&[("KRILL_MEMORY_LIMIT_MIB", "2048")]).as_deref(),
+            Some("--max-old-space-size=1536")
+        );
+        assert_eq!(
+            node_options_for(&[
+                ("KRILL_MEMORY_LIMIT_MIB", "1024"),
+                ("KRILL_HEAP_PERCENT", "50")
+            ])
+            .as_deref(),
+            Some("--max-old-space-size=512")
+        );
+        // The pod's own options stay, in front.
+        assert_eq!(
+            node_options_for(&[
+                ("KRILL_MEMORY_LIMIT_MIB", "2048"),
+                ("NODE_OPTIONS", "--enable-source-maps")
+            ])
+            .as_deref(),
+            Some("--enable-source-maps --max-old-space-size=1536")
+        );
+    }
+
+    #[test]
+    fn a_heap_size_set_by_the_pod_or_an_unknown_limit_adds_nothing() {
+        assert_eq!(
+            node_options_for(&[
+                ("KRILL_MEMORY_LIMIT_MIB", "2048"),
+                ("NODE_OPTIONS", "--max-old-space-size=3000")
+            ]),
+            None
+        );
+        assert_eq!(node_options_for(&[]), None);
+        assert_eq!(node_options_for(&[("KRILL_MEMORY_LIMIT_MIB", "0")]), None);
+    }
+
+    #[test]
+    fn a_heap_percent_out_of_range_is_refused_by_name() {
+        for bad in ["5", "100", "lots"] {
+            let env = BTreeMap::from([("KRILL_HEAP_PERCENT".to_owned(), bad.to_owned())]);
+            let err = Settings::from_env(&env).expect_err(bad).to_string();
+            assert!(err.contains("KRILL_HEAP_PERCENT"), "{err}");
+        }
     }
 }

@@ -53,6 +53,7 @@ pub fn directories(paths: &Paths) -> Vec<PathBuf> {
         paths.state(),
         paths.workspace(),
         paths.bookkeeping(),
+        paths.config_home(),
         paths.run.clone(),
     ]
 }

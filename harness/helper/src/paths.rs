@@ -61,6 +61,13 @@ impl Paths {
         }
     }
 
+    /// The gateway's `XDG_CONFIG_HOME`, on the volume so what OpenClaw keeps under
+    /// `~/.config/openclaw` (its auth-profile key) survives restarts; beside `state/`, because
+    /// OpenClaw refuses that key inside the state dir, and outside snapshots, because it is one.
+    pub fn config_home(&self) -> PathBuf {
+        self.data.join(".config")
+    }
+
     /// `OPENCLAW_STATE_DIR`: sessions and transcripts (SQLite), memory index.
     pub fn state(&self) -> PathBuf {
         self.data.join("state")
@@ -143,7 +150,17 @@ pub struct Settings {
     pub port: u16,
     pub uid: u32,
     pub gid: u32,
+    /// The container's memory limit in MiB (`KRILL_MEMORY_LIMIT_MIB`, from the downward API).
+    pub memory_limit_mib: Option<u64>,
+    /// Share of that limit Node's V8 heap may take (`KRILL_HEAP_PERCENT`, default 75).
+    pub heap_percent: u64,
+    /// `NODE_OPTIONS` as the pod set it, kept in front of what the helper adds.
+    pub node_options: String,
 }
+
+/// Default `KRILL_HEAP_PERCENT`: the rest of the limit is Node's own memory outside the V8 heap
+/// (buffers, code, native modules such as SQLite) and the snapshot-free headroom of a turn.
+pub const DEFAULT_HEAP_PERCENT: u64 = 75;
 
 impl Settings {
     pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
@@ -171,6 +188,31 @@ impl Settings {
             port: number(env, "KRILL_GATEWAY_PORT", DEFAULT_PORT, "TCP port")?,
             uid: number(env, "KRILL_UID", DEFAULT_UID, "user id")?,
             gid: number(env, "KRILL_GID", DEFAULT_GID, "group id")?,
+            memory_limit_mib: match env.get("KRILL_MEMORY_LIMIT_MIB").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(_) => Some(number(
+                    env,
+                    "KRILL_MEMORY_LIMIT_MIB",
+                    0,
+                    "memory limit in MiB",
+                )?),
+            },
+            heap_percent: match number(
+                env,
+                "KRILL_HEAP_PERCENT",
+                DEFAULT_HEAP_PERCENT,
+                "percentage (10-95)",
+            )? {
+                p @ 10..=95 => p,
+                _ => {
+                    return Err(SettingsError::BadNumber {
+                        name: "KRILL_HEAP_PERCENT",
+                        value: env["KRILL_HEAP_PERCENT"].clone(),
+                        what: "percentage (10-95)",
+                    });
+                }
+            },
+            node_options: env.get("NODE_OPTIONS").cloned().unwrap_or_default(),
         })
     }
 }

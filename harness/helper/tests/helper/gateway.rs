@@ -54,6 +54,8 @@ impl World {
                         .to_string(),
                 ),
                 ("KRILL_GATEWAY_PORT", self.gateway_port.to_string()),
+                // As the chart's downward API gives it: the gateway runs with the heap ceiling.
+                ("KRILL_MEMORY_LIMIT_MIB", "2048".to_owned()),
                 (
                     "KRILL_OPENCLAW",
                     self.openclaw_bin.join("openclaw").display().to_string(),
@@ -263,6 +265,20 @@ async fn a_turn_survives_snapshot_wipe_and_restore() {
         async || gateway_ready(&client, port).await,
     )
     .await;
+    // The gateway answered with what `krill run` gave it: a heap ceiling from the memory limit
+    // and its config home on the volume.
+    let environ = fs::read(format!("/proc/{}/environ", gateway.child.id())).expect("environ");
+    let environ: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    assert!(
+        environ.contains(&b"NODE_OPTIONS=--max-old-space-size=1536".as_slice()),
+        "the gateway's NODE_OPTIONS lacks the heap ceiling"
+    );
+    let config_home = world.volume.paths().config_home();
+    assert!(
+        environ.contains(&format!("XDG_CONFIG_HOME={}", config_home.display()).as_bytes()),
+        "the gateway's XDG_CONFIG_HOME is not on the volume"
+    );
+    assert!(config_home.is_dir(), "{}", config_home.display());
     let wrong = client
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth("not-the-token-from-the-file")

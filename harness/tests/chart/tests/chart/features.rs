@@ -312,8 +312,27 @@ fn the_snapshot_values_reach_the_sidecar() {
 }
 
 #[test]
-fn drains_take_one_krill_at_a_time() {
+fn drains_take_one_krill_at_a_time_and_a_broken_one_never_blocks_them() {
     let rendered = render_yaml(THREE_KRILLS);
+    for name in ["krill", "krill-api-server"] {
+        let pdb: PodDisruptionBudget = rendered.get("PodDisruptionBudget", name).expect("PDB");
+        assert_eq!(
+            pdb.spec
+                .and_then(|s| s.unhealthy_pod_eviction_policy)
+                .as_deref(),
+            Some("AlwaysAllow"),
+            "{name}"
+        );
+    }
+    let strict =
+        render_yaml("podDisruptionBudget:\n  unhealthyPodEvictionPolicy: IfHealthyBudget\n");
+    let pdb: PodDisruptionBudget = strict.get("PodDisruptionBudget", "krill").expect("PDB");
+    assert_eq!(
+        pdb.spec
+            .and_then(|s| s.unhealthy_pod_eviction_policy)
+            .as_deref(),
+        Some("IfHealthyBudget")
+    );
     let pdb: PodDisruptionBudget = rendered.get("PodDisruptionBudget", "krill").expect("PDB");
     let spec = pdb.spec.expect("spec");
     assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
@@ -326,6 +345,30 @@ fn drains_take_one_krill_at_a_time() {
         selector.iter().all(|(k, v)| labels.get(k) == Some(v)),
         "the PDB must cover named krills"
     );
+}
+
+#[test]
+fn every_krill_learns_its_own_memory_limit_for_the_heap_ceiling() {
+    let rendered = render(&[
+        yaml(THREE_KRILLS),
+        yaml("krills:\n  alpha:\n    resources:\n      limits:\n        memory: 3Gi\n"),
+    ]);
+    for name in ["krill", "krill-alpha"] {
+        let sts = statefulset(&rendered, name);
+        let var = env(container(pod_spec(&sts), "krill"), "KRILL_MEMORY_LIMIT_MIB");
+        let field = var
+            .value_from
+            .as_ref()
+            .and_then(|f| f.resource_field_ref.as_ref())
+            .unwrap_or_else(|| panic!("{name}: {var:?}"));
+        assert_eq!(field.resource, "limits.memory", "{name}");
+        assert_eq!(field.container_name.as_deref(), Some("krill"), "{name}");
+        assert_eq!(
+            field.divisor.as_ref().map(|q| q.0.as_str()),
+            Some("1Mi"),
+            "{name}"
+        );
+    }
 }
 
 #[test]
