@@ -392,16 +392,16 @@ fn helm_test_checks_every_running_krill_by_dns_name() {
     assert_eq!(
         urls,
         vec![
-            "http://krill-0.krill.krill.svc.cluster.local:18789/readyz",
-            "http://krill-1.krill.krill.svc.cluster.local:18789/readyz",
-            "http://krill-alpha-0.krill.krill.svc.cluster.local:18789/readyz",
-            "http://krill-beta-0.krill.krill.svc.cluster.local:18789/readyz",
+            "http://krill-0.krill.krill.svc.cluster.local:18789",
+            "http://krill-1.krill.krill.svc.cluster.local:18789",
+            "http://krill-alpha-0.krill.krill.svc.cluster.local:18789",
+            "http://krill-beta-0.krill.krill.svc.cluster.local:18789",
         ],
         "paused gamma is skipped"
     );
     let script = test.command.as_ref().map(|c| c.join(" ")).expect("command");
     assert!(
-        script.contains("body.ready === true"),
-        "the test must check the JSON body, not just the status"
+        script.contains("/startupz") && script.contains(r#"body.status === "started""#),
+        "the test must ask what the readiness probe asks and check the JSON body, not just the status"
     );
 }

@@ -241,7 +241,7 @@ fn krill_resources_and_probes_follow_the_contract() {
     );
     for (probe, path) in [
         (&krill.startup_probe, "/startupz"),
-        (&krill.readiness_probe, "/readyz"),
+        (&krill.readiness_probe, "/startupz"),
         (&krill.liveness_probe, "/healthz"),
     ] {
         let http = probe
