@@ -30,6 +30,7 @@ krill's objects depend only on the defaults and on its own entry.
   "model" ($k.model | default $v.model)
   "agentsMd" ((ternary $k.agentsMd $v.agentsMd (hasKey $k "agentsMd")) | default "")
   "initClaw" ((ternary ($k.initClaw | default dict) $v.initClaw $named) | default dict)
+  "reapplyContext" ((ternary ($k.reapplyContext | default "") $v.reapplyContext $named) | default "")
   "overrides" ($k.config | default dict | toJson)
   "resources" (ternary $k.resources $v.resources (hasKey $k "resources"))
   "image" (printf "%s:%s" ($image.repository | default $v.image.repository) ($image.tag | default $v.image.tag | default .root.Chart.AppVersion))

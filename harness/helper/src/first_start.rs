@@ -25,6 +25,15 @@ pub enum FirstStartError {
 pub struct Initialized {
     pub at: String,
     pub how: String,
+    /// The last `--reapply-context` id acted on: the same id never applies twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reapplied: Option<String>,
+}
+
+fn read_marker(paths: &Paths) -> Option<Initialized> {
+    fs::read(marker(paths))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
 }
 
 fn marker(paths: &Paths) -> PathBuf {
@@ -47,15 +56,25 @@ fn is_empty_dir(dir: &Path) -> io::Result<bool> {
     }
 }
 
-/// Applies init.claw and AGENTS.md if this is the volume's first start (or `force`). Returns a
-/// line for the log when it did something.
+/// Applies init.claw and AGENTS.md if this is the volume's first start, or when `force`, or when
+/// `reapply` is an id this volume has not acted on yet (a one-shot a forgotten setting cannot
+/// repeat on every restart). Returns a line for the log when it did something.
 pub fn restore_on_first_start(
     paths: &Paths,
     force: bool,
+    reapply: Option<&str>,
 ) -> Result<Option<String>, FirstStartError> {
-    if marker(paths).exists() && !force {
+    let reapply = reapply.filter(|id| !id.is_empty());
+    let previous = read_marker(paths);
+    let new_request = reapply.is_some_and(|id| {
+        previous
+            .as_ref()
+            .is_some_and(|m| m.reapplied.as_deref() != Some(id))
+    });
+    if marker(paths).exists() && !force && !new_request {
         return Ok(None);
     }
+    let force = force || new_request;
     let workspace = paths.workspace();
     let state = paths.state();
     let has_data = !is_empty_dir(&workspace).map_err(io_err("reading", &workspace))?
@@ -90,15 +109,33 @@ pub fn restore_on_first_start(
             done.join("; ")
         }
     };
-    mark_initialized(paths, &how)?;
+    let how = match reapply {
+        Some(id) if new_request => format!("{how} (reapply request {id:?})"),
+        _ => how,
+    };
+    // Recorded on the first start too: an id set before the volume existed is not a request.
+    let reapplied = reapply
+        .map(str::to_owned)
+        .or_else(|| previous.and_then(|m| m.reapplied));
+    write_marker(paths, &how, reapplied)?;
     Ok(Some(how))
 }
 
 /// Records that the volume is set up, so later starts leave it alone.
 pub fn mark_initialized(paths: &Paths, how: &str) -> Result<(), FirstStartError> {
+    let reapplied = read_marker(paths).and_then(|m| m.reapplied);
+    write_marker(paths, how, reapplied)
+}
+
+fn write_marker(
+    paths: &Paths,
+    how: &str,
+    reapplied: Option<String>,
+) -> Result<(), FirstStartError> {
     let record = Initialized {
         at: crate::snapshot::timestamp_now().1,
         how: how.to_owned(),
+        reapplied,
     };
     let marker = marker(paths);
     let bytes =

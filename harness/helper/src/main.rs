@@ -38,11 +38,17 @@ enum Command {
         /// Re-apply /krill/context (init.claw, AGENTS.md) even though this volume was set up before.
         #[arg(long, env = "KRILL_FORCE_RESTORE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
         force_restore: bool,
+        /// Re-apply /krill/context once for this id: a volume remembers the last id it acted on,
+        /// so a setting left in place never restores again on the next restart.
+        #[arg(long, env = "KRILL_REAPPLY_CONTEXT", value_name = "ID")]
+        reapply_context: Option<String>,
     },
     /// What `run` does before the exec, without the exec: for an init container running as root.
     Prepare {
         #[arg(long, env = "KRILL_FORCE_RESTORE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
         force_restore: bool,
+        #[arg(long, env = "KRILL_REAPPLY_CONTEXT", value_name = "ID")]
+        reapply_context: Option<String>,
     },
     /// Write a .claw of the workspace and agent state while the gateway keeps running.
     Snapshot {
@@ -123,6 +129,7 @@ fn execute(command: Command) -> Result<()> {
         Command::Run {
             dry_run,
             force_restore,
+            reapply_context,
         } => {
             let plan = Plan::from_env(&env)?;
             plan.ensure_gateway_token()?;
@@ -130,12 +137,15 @@ fn execute(command: Command) -> Result<()> {
                 print!("{}", plan.describe());
                 return Ok(());
             }
-            let lock = plan.prepare(force_restore)?;
+            let lock = plan.prepare(force_restore, reapply_context.as_deref())?;
             Err(plan.launch.exec(lock).into())
         }
-        Command::Prepare { force_restore } => {
+        Command::Prepare {
+            force_restore,
+            reapply_context,
+        } => {
             let plan = Plan::from_env(&env)?;
-            drop(plan.prepare(force_restore)?);
+            drop(plan.prepare(force_restore, reapply_context.as_deref())?);
             eprintln!(
                 "krill: prepared {} for {}",
                 plan.paths.data.display(),

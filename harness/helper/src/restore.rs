@@ -33,6 +33,16 @@ pub enum RestoreError {
     NoContext { archive: PathBuf },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{journal} names {named}, which is not where a restore of this volume moves things \
+         ({why}); nothing was moved. The journal is on the krill's own volume, so an agent may \
+         have written it: inspect it, and delete it if no restore was in progress"
+    )]
+    Journal {
+        journal: PathBuf,
+        named: PathBuf,
+        why: &'static str,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RestoreError + '_ {
@@ -170,8 +180,76 @@ pub fn recover(paths: &Paths) -> Result<bool, RestoreError> {
         path: journal_file.clone(),
         source: e.into(),
     })?;
+    check_journal(paths, &journal, &journal_file)?;
     finish(&journal, &journal_file)?;
     Ok(true)
+}
+
+/// The journal lives on the volume, which the agent can write, and recovery may run as root: it
+/// must only ever rename a staging tree of `.krill/` over `workspace/` or `state/`. Anything else
+/// (another path, `..`, a symlink on the way) is refused before a single rename.
+fn check_journal(paths: &Paths, journal: &Journal, file: &Path) -> Result<(), RestoreError> {
+    let refuse = |named: &Path, why| RestoreError::Journal {
+        journal: file.to_owned(),
+        named: named.to_owned(),
+        why,
+    };
+    let bookkeeping = paths.bookkeeping();
+    let staging = &journal.staging;
+    let staging_name_ok = staging.parent() == Some(bookkeeping.as_path())
+        && staging
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("restore-"));
+    if !staging_name_ok {
+        return Err(refuse(staging, "the staging tree must be .krill/restore-*"));
+    }
+    for dir in [&paths.data, &bookkeeping, staging] {
+        if is_symlink(dir) {
+            return Err(refuse(dir, "it is a symbolic link"));
+        }
+    }
+    for swap in &journal.swaps {
+        let Some(part) = [paths.workspace(), paths.state()]
+            .into_iter()
+            .find(|t| *t == swap.target)
+        else {
+            return Err(refuse(
+                &swap.target,
+                "only workspace/ and state/ are replaced",
+            ));
+        };
+        let part_name = part.file_name().unwrap_or_default().to_string_lossy();
+        if swap.old != staging.join(format!("old-{part_name}")) {
+            return Err(refuse(
+                &swap.old,
+                "the old tree must go to the staging tree",
+            ));
+        }
+        let inside = swap
+            .staged
+            .strip_prefix(staging)
+            .ok()
+            .filter(|rest| {
+                rest.components().count() > 0
+                    && rest
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+            })
+            .ok_or_else(|| refuse(&swap.staged, "the new tree must come from the staging tree"))?;
+        let mut walked = staging.clone();
+        for component in inside.components() {
+            walked.push(component);
+            if is_symlink(&walked) {
+                return Err(refuse(&walked, "it is a symbolic link"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 fn finish(journal: &Journal, journal_file: &Path) -> Result<(), RestoreError> {
@@ -278,5 +356,111 @@ mod tests {
             !recover(&paths).expect("idempotent"),
             "nothing left to recover"
         );
+    }
+
+    /// A volume with a journal written by hand (what an agent could do) and a file that must
+    /// survive whatever the journal says.
+    fn hostile(make: impl FnOnce(&Paths, &Path, &Path) -> Journal) -> (tempfile::TempDir, Paths) {
+        let root = tempfile::tempdir().expect("tempdir");
+        let env: BTreeMap<String, String> = [(
+            "KRILL_DATA".to_owned(),
+            root.path().join("data").display().to_string(),
+        )]
+        .into();
+        let paths = Paths::from_env(&env);
+        let staging = paths.bookkeeping().join("restore-evil");
+        fs::create_dir_all(staging.join("new")).expect("mkdir");
+        fs::create_dir_all(paths.workspace()).expect("mkdir");
+        let outside = root.path().join("outside");
+        fs::create_dir_all(&outside).expect("mkdir");
+        fs::write(outside.join("precious"), "keep me").expect("write");
+        fs::write(paths.workspace().join("AGENTS.md"), "mine").expect("write");
+        let journal = make(&paths, &staging, &outside);
+        fs::write(
+            journal_path(&paths),
+            serde_json::to_vec(&journal).expect("json"),
+        )
+        .expect("journal");
+        (root, paths)
+    }
+
+    fn assert_refused(root: &tempfile::TempDir, paths: &Paths, expected: &str) {
+        let err = recover(paths).expect_err("a hostile journal must be refused");
+        let message = err.to_string();
+        assert!(
+            matches!(err, RestoreError::Journal { .. }) && message.contains(expected),
+            "{message}"
+        );
+        assert_eq!(
+            fs::read_to_string(root.path().join("outside/precious")).expect("outside untouched"),
+            "keep me"
+        );
+        assert_eq!(
+            fs::read_to_string(paths.workspace().join("AGENTS.md")).expect("workspace untouched"),
+            "mine"
+        );
+        assert!(
+            journal_path(paths).exists(),
+            "the journal stays for inspection"
+        );
+    }
+
+    #[test]
+    fn a_journal_naming_a_target_outside_the_volume_is_refused() {
+        let (root, paths) = hostile(|_, staging, outside| Journal {
+            staging: staging.to_owned(),
+            swaps: vec![Swap {
+                staged: staging.join("new"),
+                target: outside.to_owned(),
+                old: staging.join("old-outside"),
+            }],
+        });
+        assert_refused(&root, &paths, "only workspace/ and state/ are replaced");
+    }
+
+    #[test]
+    fn a_journal_whose_staging_tree_is_elsewhere_is_refused() {
+        let (root, paths) = hostile(|paths, _, outside| Journal {
+            staging: outside.to_owned(),
+            swaps: vec![Swap {
+                staged: outside.join("precious"),
+                target: paths.workspace(),
+                old: outside.join("old-workspace"),
+            }],
+        });
+        assert_refused(&root, &paths, "the staging tree must be .krill/restore-*");
+    }
+
+    #[test]
+    fn a_journal_climbing_out_with_dot_dot_is_refused() {
+        let (root, paths) = hostile(|paths, staging, _| Journal {
+            staging: staging.to_owned(),
+            swaps: vec![Swap {
+                staged: staging.join("../../../outside"),
+                target: paths.workspace(),
+                old: staging.join("old-workspace"),
+            }],
+        });
+        assert_refused(
+            &root,
+            &paths,
+            "the new tree must come from the staging tree",
+        );
+    }
+
+    #[test]
+    fn a_journal_through_a_symlink_is_refused() {
+        let (root, paths) = hostile(|paths, staging, outside| {
+            std::os::unix::fs::symlink(outside, staging.join("link")).expect("symlink");
+            Journal {
+                staging: staging.to_owned(),
+                swaps: vec![Swap {
+                    staged: staging.join("link"),
+                    target: paths.workspace(),
+                    old: staging.join("old-workspace"),
+                }],
+            }
+        });
+        assert_refused(&root, &paths, "symbolic link");
     }
 }

@@ -111,11 +111,17 @@ impl Plan {
 
     /// Lays out the volume, restores context on first start, writes the config. Returns the lock
     /// the gateway must inherit.
-    pub fn prepare(&self, force_restore: bool) -> Result<GatewayLock, RunError> {
+    pub fn prepare(
+        &self,
+        force_restore: bool,
+        reapply: Option<&str>,
+    ) -> Result<GatewayLock, RunError> {
         layout::prepare(&self.paths, self.settings.uid, self.settings.gid)?;
         let lock = GatewayLock::acquire(&self.paths)?;
         first_start::recover(&self.paths)?;
-        if let Some(report) = first_start::restore_on_first_start(&self.paths, force_restore)? {
+        if let Some(report) =
+            first_start::restore_on_first_start(&self.paths, force_restore, reapply)?
+        {
             eprintln!("krill: {report}");
         }
         write_atomically(

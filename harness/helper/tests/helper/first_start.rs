@@ -78,6 +78,39 @@ fn first_start_imports_context_and_later_starts_leave_the_workspace_alone() {
 }
 
 #[test]
+fn a_reapply_request_applies_once_per_id_however_often_the_krill_restarts() {
+    let volume = Volume::new();
+    let ws = volume.paths().workspace();
+    init_claw(&volume);
+    let request = [("KRILL_REAPPLY_CONTEXT", "2026-12-03")];
+
+    // Set before the volume existed: the first start applies the context and records the id.
+    assert_ok(&prepare(&volume, &request));
+    let agent_work = |text: &str| fs::write(ws.join("NOTES.md"), text).expect("write");
+    let notes = || fs::read_to_string(ws.join("NOTES.md")).expect("read");
+    agent_work("the agent's own notes\n");
+    // The setting forgotten in place: restarts leave the agent's work alone.
+    for _ in 0..2 {
+        assert_ok(&prepare(&volume, &request));
+        assert_eq!(notes(), "the agent's own notes\n");
+    }
+    // A new id: applied once, then never again.
+    let again = [("KRILL_REAPPLY_CONTEXT", "second")];
+    let output = prepare(&volume, &again);
+    assert_ok(&output);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("reapply request \"second\""),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(notes(), "seeded context\n");
+    agent_work("work after the second restore\n");
+    assert_ok(&prepare(&volume, &again));
+    assert_ok(&prepare(&volume, &[]));
+    assert_eq!(notes(), "work after the second restore\n");
+}
+
+#[test]
 fn an_agent_edit_to_the_rendered_config_does_not_survive_a_restart() {
     let volume = Volume::new();
     assert_ok(&prepare(&volume, &[]));

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use krill_chart_tests::Rendered;
 use std::collections::BTreeMap;
 
 fn selects(peer: &NetworkPolicyPeer, labels: &BTreeMap<String, String>) -> bool {
@@ -344,6 +345,36 @@ fn drains_take_one_krill_at_a_time_and_a_broken_one_never_blocks_them() {
     assert!(
         selector.iter().all(|(k, v)| labels.get(k) == Some(v)),
         "the PDB must cover named krills"
+    );
+}
+
+#[test]
+fn a_reapply_request_reaches_only_the_krills_it_names() {
+    let reapply = |rendered: &Rendered, name: &str| {
+        let sts = statefulset(rendered, name);
+        container(pod_spec(&sts), "krill")
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == "KRILL_REAPPLY_CONTEXT")
+            .and_then(|e| e.value.clone())
+    };
+    let rendered = render(&[
+        yaml(THREE_KRILLS),
+        yaml("krills:\n  alpha:\n    reapplyContext: ticket-42\n"),
+    ]);
+    assert_eq!(
+        reapply(&rendered, "krill-alpha").as_deref(),
+        Some("ticket-42")
+    );
+    assert_eq!(reapply(&rendered, "krill-beta"), None);
+    assert_eq!(reapply(&rendered, "krill"), None);
+    let fleet = render(&[yaml(THREE_KRILLS), set("reapplyContext=2026-12-03")]);
+    assert_eq!(reapply(&fleet, "krill").as_deref(), Some("2026-12-03"));
+    assert_eq!(
+        reapply(&fleet, "krill-alpha"),
+        None,
+        "named krills do not inherit it"
     );
 }
 

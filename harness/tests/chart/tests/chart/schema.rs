@@ -35,6 +35,8 @@ use rstest::rstest;
 #[case::two_init_sources(yaml("initClaw:\n  configMap: {name: a, key: b}\n  secret: {name: c, key: d}\n"), &["/initClaw", "maxProperties"])]
 #[case::init_pvc_without_path(yaml("krills:\n  alice:\n    initClaw:\n      persistentVolumeClaim: {claimName: archives}\n"), &["/krills/alice/initClaw/persistentVolumeClaim", "path"])]
 #[case::reserved_env(yaml("env:\n  - name: OPENCLAW_API_KEY\n    value: x\n"), &["/env/0/name"])]
+#[case::force_restore_in_env(yaml("env:\n  - name: KRILL_FORCE_RESTORE\n    value: \"true\"\n"), &["/env/0/name"])]
+#[case::force_restore_in_krill_env(yaml("krills:\n  alice:\n    env:\n      - name: KRILL_FORCE_RESTORE\n        value: \"true\"\n"), &["/krills/alice/env/0/name"])]
 #[case::reserved_krill_env(yaml("krills:\n  alice:\n    env:\n      - name: KRILL_NAME\n        value: bob\n"), &["/krills/alice/env/0/name"])]
 #[case::bad_api_base(set("apiBase=models.example.com"), &["/apiBase", "models.example.com"])]
 #[case::network_policy_not_bool(set("networkPolicy.enabled=yes"), &["/networkPolicy/enabled", "want boolean"])]
