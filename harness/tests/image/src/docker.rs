@@ -79,7 +79,12 @@ impl Volume {
 
     /// A one-shot container of `image` with the volume at /krill/data runs `script` (sh -c).
     pub fn sh(&self, image: &str, script: &str) -> anyhow::Result<Output> {
-        let mount = format!("{}:/krill/data", self.name);
+        self.sh_mounted(image, script, "")
+    }
+
+    /// `sh`, with `options` (e.g. `:ro`) appended to the volume's mount.
+    fn sh_mounted(&self, image: &str, script: &str, options: &str) -> anyhow::Result<Output> {
+        let mount = format!("{}:/krill/data{options}", self.name);
         run(&[
             "run",
             "--rm",
@@ -96,24 +101,13 @@ impl Volume {
     /// Every path on the volume with its type, size, mode and a content digest: what "untouched"
     /// is compared on (the gateway lock file aside). Read through a read-only mount so looking cannot change it.
     pub fn fingerprint(&self, image: &str) -> anyhow::Result<String> {
-        let mount = format!("{}:/krill/data:ro", self.name);
         // The gateway lock holds the PID of whoever last started; it is a lock, not data. A
         // directory's mtime moves whenever a scratch entry comes and goes in it, so directories
         // are compared on name and mode, files also on size, mtime and content.
         let script = "cd /krill/data && find . -not -path ./.krill/gateway.lock \
                       \\( -type d -printf '%y %m %p\\n' -o -printf '%y %m %s %T@ %p\\n' \\) | sort \
                       && find . -type f -not -path ./.krill/gateway.lock -exec sha256sum {} + | sort";
-        let output = run(&[
-            "run",
-            "--rm",
-            "-v",
-            &mount,
-            "--entrypoint",
-            "sh",
-            image,
-            "-c",
-            script,
-        ])?;
+        let output = self.sh_mounted(image, script, ":ro")?;
         if !output.status.success() {
             bail!(
                 "listing volume {}: {}",
