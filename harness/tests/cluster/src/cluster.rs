@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::ListParams;
@@ -27,6 +27,7 @@ pub struct Cluster {
     config: Config,
     client: Client,
     tools: Tools,
+    base_values: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -37,39 +38,15 @@ impl Cluster {
 
     pub async fn connect(provider: Provider) -> Result<Self, ClusterError> {
         let tools = Tools::from_env()?;
+        let base_values = base_values_from_env()?;
         let (kubeconfig, config) = match provider {
-            Provider::Local => {
-                let path = std::env::var_os("KRILL_KUBECONFIG").map(PathBuf::from).ok_or(
-                    ClusterError::MissingEnv {
-                        var: "KRILL_KUBECONFIG",
-                        hint: "start the local cluster with `eval \"$(scripts/cluster/local.sh up)\"` \
-                               (or run scripts/test/cluster.sh, which does it for you)",
-                    },
-                )?;
-                let file =
-                    Kubeconfig::read_from(&path).map_err(|source| ClusterError::Kubeconfig {
-                        path: path.clone(),
-                        source,
-                    })?;
-                let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
-                    .await
-                    .map_err(|source| ClusterError::Kubeconfig {
-                        path: path.clone(),
-                        source,
-                    })?;
-                (Some(path), config)
+            // kind writes a kubeconfig of its own; kind.sh keeps it beside the cluster's state
+            // instead of merging it into ~/.kube/config, so the tests never touch a user's contexts.
+            Provider::Local | Provider::Kind => {
+                let path = kubeconfig_from_env(provider)?;
+                (Some(path.clone()), read_kubeconfig(path).await?)
             }
             Provider::Existing => (None, Config::infer().await?),
-            Provider::Kind => {
-                return Err(ClusterError::ProviderUnavailable {
-                    provider: "kind",
-                    reason:
-                        "kind needs a node image, and no container registry is reachable to pull \
-                             or build one; real nodes come with a later issue. Use \
-                             KRILL_CLUSTER=local (simulated nodes) or KRILL_CLUSTER=existing"
-                            .into(),
-                });
-            }
         };
         let client = Client::try_from(config.clone())
             .map_err(ClusterError::api("building a client from the kubeconfig"))?;
@@ -79,6 +56,7 @@ impl Cluster {
             config,
             client,
             tools,
+            base_values,
         })
     }
 
@@ -94,6 +72,13 @@ impl Cluster {
     /// another thread and runtime).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The values file every test release on this cluster is installed with before its own
+    /// values (`KRILL_TEST_VALUES`): what the cluster needs rather than what a test checks, such
+    /// as images loaded into kind's node instead of pulled, or requests sized for a small node.
+    pub fn base_values(&self) -> Option<&Path> {
+        self.base_values.as_deref()
     }
 
     pub fn tools(&self) -> &Tools {
@@ -141,4 +126,55 @@ impl Cluster {
             },
         })
     }
+}
+
+/// `KRILL_KUBECONFIG`, as `scripts/cluster/<provider>.sh env` prints it.
+fn kubeconfig_from_env(provider: Provider) -> Result<PathBuf, ClusterError> {
+    let hint = match provider {
+        Provider::Kind => {
+            "start the kind cluster with `eval \"$(scripts/cluster/kind.sh up)\"` (or run \
+             scripts/test/kind.sh, which does it for you)"
+        }
+        _ => {
+            "start the local cluster with `eval \"$(scripts/cluster/local.sh up)\"` (or run \
+             scripts/test/cluster.sh, which does it for you)"
+        }
+    };
+    std::env::var_os("KRILL_KUBECONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .ok_or(ClusterError::MissingEnv {
+            var: "KRILL_KUBECONFIG",
+            hint,
+        })
+}
+
+const TEST_VALUES_ENV: &str = "KRILL_TEST_VALUES";
+
+/// `KRILL_TEST_VALUES`, when set: a values file that must exist (a typo would otherwise install
+/// the chart's defaults and fail much later, pulling an image nobody loaded).
+fn base_values_from_env() -> Result<Option<PathBuf>, ClusterError> {
+    let Some(value) = std::env::var_os(TEST_VALUES_ENV).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(&value);
+    if path.is_file() {
+        Ok(Some(path))
+    } else {
+        Err(ClusterError::InvalidEnv {
+            var: TEST_VALUES_ENV,
+            value: path.display().to_string(),
+            reason: "no such file (a values file given to every test release)".into(),
+        })
+    }
+}
+
+async fn read_kubeconfig(path: PathBuf) -> Result<Config, ClusterError> {
+    let file = Kubeconfig::read_from(&path).map_err(|source| ClusterError::Kubeconfig {
+        path: path.clone(),
+        source,
+    })?;
+    Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+        .await
+        .map_err(|source| ClusterError::Kubeconfig { path, source })
 }

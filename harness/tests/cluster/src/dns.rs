@@ -24,7 +24,7 @@ impl ClusterDns {
         let value = std::env::var(Self::ENV).map_err(|_| ClusterError::MissingEnv {
             var: Self::ENV,
             hint: "set it to ip:port of a DNS server serving the cluster's cluster.local zone \
-                   (`scripts/cluster/local.sh env` prints the local cluster's CoreDNS address)",
+                   (`scripts/cluster/<provider>.sh env` prints it for the local and kind clusters)",
         })?;
         Self::parse(&value)
     }

@@ -10,12 +10,6 @@ pub enum ClusterError {
     #[error("KRILL_CLUSTER={value:?} is not a provider; use one of: local, existing, kind")]
     UnknownProvider { value: String },
 
-    #[error("the {provider} provider is not available here: {reason}")]
-    ProviderUnavailable {
-        provider: &'static str,
-        reason: String,
-    },
-
     #[error("{var} is not set: {hint}")]
     MissingEnv {
         var: &'static str,
@@ -77,6 +71,9 @@ pub enum ClusterError {
 
     #[error(transparent)]
     Helm(#[from] HelmError),
+
+    #[error(transparent)]
+    Exec(#[from] crate::ExecError),
 
     #[error("I/O error while {action}: {source}")]
     Io {

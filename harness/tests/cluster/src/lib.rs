@@ -9,6 +9,7 @@
 mod cluster;
 mod dns;
 mod error;
+mod exec;
 mod k8s;
 mod provider;
 mod release;
@@ -18,6 +19,7 @@ mod wait;
 pub use cluster::{Cluster, PodRuntime};
 pub use dns::ClusterDns;
 pub use error::ClusterError;
+pub use exec::{ExecError, ExecOutput, exec_in_pod};
 // One helm wrapper for every test crate: krill-test-support's.
 pub use k8s::{
     claim_uid_of_pod_volume, endpoint_addresses, pods_matching, statefulset_pod_uids,

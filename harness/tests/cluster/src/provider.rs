@@ -11,7 +11,8 @@ pub enum Provider {
     Local,
     /// Whatever `KUBECONFIG` (or `~/.kube/config`) points at, current context.
     Existing,
-    /// A kind cluster the harness creates and deletes (real nodes).
+    /// Real nodes: a kind cluster brought up by `scripts/cluster/kind.sh up` (the pinned stock kind
+    /// CLI), reached through `KRILL_KUBECONFIG`, its DNS exposed on the node (`KRILL_DNS_SERVER`).
     Kind,
 }
 

@@ -2,12 +2,16 @@ use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 
-use crate::{Cluster, ClusterError, Helm, HelmError, HelmOutput, Values, chart_dir};
+use crate::{
+    Cluster, ClusterError, ExecError, ExecOutput, Helm, HelmError, HelmOutput, ValueSource, Values,
+    chart_dir, exec_in_pod,
+};
 
 /// A Helm release of the krill chart in a namespace of its own, for one test. Dropping it
 /// uninstalls the release and deletes the namespace, whether the test passed or panicked, so
@@ -113,17 +117,48 @@ impl TestRelease {
         self.deploy("upgrade", values).await
     }
 
+    /// The cluster's base values first ([`Cluster::base_values`]), then the test's, which win.
     async fn deploy(&self, verb: &str, values: &Values) -> Result<HelmOutput, HelmError> {
+        let mut all = Values::new();
+        if let Some(base) = self.cluster.base_values() {
+            all = all.file(base);
+        }
+        let all: Vec<ValueSource> = all
+            .as_slice()
+            .iter()
+            .chain(values.as_slice())
+            .cloned()
+            .collect();
         self.helm
             .deploy(
                 verb,
                 Self::NAME,
                 &self.chart,
                 &self.namespace,
-                values,
+                &Values::from(all.as_slice()),
                 self.scratch.path(),
             )
             .await
+    }
+
+    /// Runs `command` in `container` (or the pod's only container) of `pod` in this release's
+    /// namespace; see [`exec_in_pod`].
+    pub async fn exec(
+        &self,
+        pod: &str,
+        container: Option<&str>,
+        command: &[&str],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ExecError> {
+        exec_in_pod(
+            &self.client(),
+            &self.namespace,
+            pod,
+            container,
+            command,
+            timeout,
+        )
+        .await
     }
 
     pub async fn uninstall(&self) -> Result<HelmOutput, HelmError> {
