@@ -1,5 +1,6 @@
-# Shared by the image scripts: a BuildKit-capable docker CLI and the build arguments every krill
-# image build passes. Sourced after scripts/lib/common.sh, never executed.
+# Shared by the image scripts and the test phases that need images: a BuildKit-capable docker CLI,
+# the build arguments every krill image build passes, and building the images the tests run.
+# Sourced after scripts/lib/common.sh, never executed.
 
 # BuildKit is required (cache and secret mounts). Docker >= 23 needs the buildx plugin for it;
 # older CLIs (Debian bookworm's docker.io 20.10) have it built in behind DOCKER_BUILDKIT=1.
@@ -41,4 +42,54 @@ workspace_version() {
   version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' "$KRILL_ROOT/Cargo.toml")
   [[ -n $version ]] || die "no version under [workspace.package] in $KRILL_ROOT/Cargo.toml"
   echo "$version"
+}
+
+# choose_bases: BASE_IMAGE / RUST_IMAGE for KRILL_IMAGE_BASES (docs/image.md): `upstream` keeps
+# the Dockerfiles' registry images, `local` uses images made here, `auto` (default) upstream when
+# ubuntu:24.04 can be had, else local.
+choose_bases() {
+  case ${KRILL_IMAGE_BASES:-auto} in
+    local) use_local_bases ;;
+    upstream) ;;
+    auto)
+      if ! docker image inspect ubuntu:24.04 >/dev/null 2>&1 \
+         && ! timeout 60 docker pull -q ubuntu:24.04 >/dev/null 2>&1; then
+        log "no registry reachable: building on local base images"
+        use_local_bases
+      fi ;;
+    *) die "KRILL_IMAGE_BASES must be auto, local or upstream" ;;
+  esac
+}
+
+# image_source WORKDIR: prints the tree the images are built from. KRILL_IMAGE_FROM=clone
+# (default, as CI) clones HEAD into WORKDIR, so only committed files go in; `worktree` builds this
+# work tree as it is. The caller removes WORKDIR.
+image_source() {
+  local work=$1
+  case ${KRILL_IMAGE_FROM:-clone} in
+    worktree) echo "$KRILL_ROOT" ;;
+    clone)
+      git clone -q --no-hardlinks "$KRILL_ROOT" "$work/krill" >&2
+      log "building from a clean clone of $(git -C "$work/krill" rev-parse --short HEAD) (uncommitted changes are not in it)"
+      echo "$work/krill" ;;
+    *) die "KRILL_IMAGE_FROM must be clone or worktree" ;;
+  esac
+}
+
+# build_test_images SRC: builds, from the tree SRC, the krill image (SRC's scripts/image/build.sh)
+# and the two test-only images of harness/tests/image/images/ (the LiteLLM proxy and the stand-in
+# model server), then exports KRILL_IMAGE, KRILL_TEST_LITELLM_IMAGE and KRILL_TEST_STAND_IN_IMAGE.
+# BuildKit caches every step by content, so a warm call rebuilds nothing. Tries all three and
+# fails if any failed.
+build_test_images() {
+  local src=$1 failed=0 image litellm stand_in
+  image=$("$src/scripts/image/build.sh") || { log "building the krill image failed"; failed=1; }
+  litellm="krill-test-litellm:$LITELLM_VERSION"
+  stand_in="krill-test-stand-in:$(KRILL_ROOT=$src workspace_version)"
+  image_build "$src/harness/tests/image/images/litellm/Dockerfile" "$src" "$litellm" -- \
+    --build-arg "LITELLM_VERSION=$LITELLM_VERSION" || { log "building $litellm failed"; failed=1; }
+  image_build "$src/harness/tests/image/images/stand-in/Dockerfile" "$src" "$stand_in" \
+    || { log "building $stand_in failed"; failed=1; }
+  ((failed == 0)) || return 1
+  export KRILL_IMAGE=$image KRILL_TEST_LITELLM_IMAGE=$litellm KRILL_TEST_STAND_IN_IMAGE=$stand_in
 }
