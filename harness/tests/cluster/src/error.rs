@@ -72,6 +72,9 @@ pub enum ClusterError {
     #[error(transparent)]
     Helm(#[from] HelmError),
 
+    #[error("{error}\nlogs of the test pods:\n{logs}")]
+    HelmTest { error: HelmError, logs: String },
+
     #[error(transparent)]
     Exec(#[from] crate::ExecError),
 

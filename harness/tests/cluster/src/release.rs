@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{DeleteParams, ListParams, LogParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 
 use crate::{
@@ -173,19 +173,53 @@ impl TestRelease {
             .await
     }
 
-    /// `helm test` for this release (needs a cluster whose pods really run).
-    pub async fn helm_test(&self) -> Result<HelmOutput, HelmError> {
-        self.helm
+    /// `helm test` for this release (needs a cluster whose pods really run). Without `--logs`:
+    /// the chart deletes its test pod once it succeeded (`hook-succeeded`), and helm then fails
+    /// fetching the logs of the pod it just deleted. A failed test pod stays, so on failure its
+    /// logs are read here and returned with helm's error.
+    pub async fn helm_test(&self) -> Result<HelmOutput, ClusterError> {
+        let run = self
+            .helm
             .run([
                 "test",
                 Self::NAME,
                 "--namespace",
                 self.namespace.as_str(),
-                "--logs",
                 "--timeout",
                 "5m",
             ])
-            .await
+            .await;
+        match run {
+            Ok(out) => Ok(out),
+            Err(error) => Err(ClusterError::HelmTest {
+                logs: self.helm_test_logs().await,
+                error,
+            }),
+        }
+    }
+
+    /// The logs of every test pod left in the namespace, for a failure message.
+    async fn helm_test_logs(&self) -> String {
+        let pods: Api<Pod> = self.api();
+        let selector = "app.kubernetes.io/component=helm-test";
+        let list = match pods.list(&ListParams::default().labels(selector)).await {
+            Ok(list) => list,
+            Err(e) => return format!("(cannot list the test pods: {e})"),
+        };
+        let mut logs = String::new();
+        for pod in list.items {
+            let name = pod.metadata.name.unwrap_or_default();
+            let text = pods
+                .logs(&name, &LogParams::default())
+                .await
+                .unwrap_or_else(|e| format!("(no logs: {e})"));
+            logs.push_str(&format!("--- {name}\n{text}\n"));
+        }
+        if logs.is_empty() {
+            "(no test pod left)".into()
+        } else {
+            logs
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod admission;
 mod config;
 mod helm_test;
 mod install;
+mod real_nodes;
 mod support;
 mod tokens;
 mod volumes;

@@ -1,0 +1,428 @@
+//! What only nodes that run containers can show (provider `kind`, or an existing cluster with real
+//! nodes): the real gateway passes the chart's startup, readiness and liveness probes, krills
+//! reach each other by their stable DNS names from inside the cluster, each gateway enforces its
+//! own token, and the chart's `helm test` passes. On simulated nodes (kwok) every test here says
+//! NOT RUN (krill_test_support::not_run) before installing anything, and does not count as passed.
+
+use crate::support;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use k8s_openapi::api::core::v1::{Event, Pod, Probe as PodProbe, Secret};
+use krill_cluster::{PodRuntime, Probe, TestRelease, Values, poll};
+use kube::api::ListParams;
+use rstest::rstest;
+use serde_json::Value;
+use support::{DNS, Fleet, KRILL_PODS, release, wait_for_fleet};
+
+const GATEWAY_PORT: i32 = 18789;
+/// An exec runs `node` in a pod on a busy node: its start alone can take seconds.
+const EXEC: Duration = Duration::from_secs(60);
+
+/// The runtime, or a NOT RUN note and `None` when no container can start on these nodes.
+async fn real_nodes(release: &TestRelease, what: &str) -> anyhow::Result<bool> {
+    Ok(match release.cluster().pod_runtime().await? {
+        PodRuntime::Real => true,
+        PodRuntime::Simulated { reason } => {
+            krill_test_support::not_run(format!("{what} needs containers that run: {reason}"));
+            false
+        }
+    })
+}
+
+/// Two fleet krills and the named krill `alice`: every kind of StatefulSet the chart makes.
+fn two_plus_one() -> (Fleet, &'static str) {
+    (
+        Fleet::new(2, &["alice"]),
+        "replicas: 2\nkrills:\n  alice: {}\n",
+    )
+}
+
+fn http_get_path(probe: Option<&PodProbe>) -> Option<(String, String)> {
+    let get = probe?.http_get.as_ref()?;
+    let port = match &get.port {
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n) => n.to_string(),
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+    };
+    Some((get.path.clone().unwrap_or_default(), port))
+}
+
+/// The pod's krill container: its probes must be the chart's httpGet endpoints on the gateway,
+/// so that Ready below means OpenClaw itself answered them.
+fn check_krill_container(pod: &Pod) -> anyhow::Result<()> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let spec = pod.spec.as_ref().context("pod without spec")?;
+    let krill = spec
+        .containers
+        .iter()
+        .find(|c| c.name == "krill")
+        .with_context(|| format!("{name} has no container `krill`"))?;
+    for (kind, probe, path) in [
+        ("startup", krill.startup_probe.as_ref(), "/startupz"),
+        ("readiness", krill.readiness_probe.as_ref(), "/readyz"),
+        ("liveness", krill.liveness_probe.as_ref(), "/healthz"),
+    ] {
+        ensure!(
+            http_get_path(probe) == Some((path.to_owned(), "gateway".to_owned())),
+            "{name}: the {kind} probe is not httpGet {path} on the gateway port: {probe:?}"
+        );
+    }
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .with_context(|| format!("{name} has no container statuses"))?;
+    for status in statuses {
+        ensure!(
+            status.ready && status.started == Some(true),
+            "{name}: container {} is not started and ready: {status:?}",
+            status.name
+        );
+        ensure!(
+            status.restart_count == 0,
+            "{name}: container {} restarted {} times (last state {:?})",
+            status.name,
+            status.restart_count,
+            status.last_state
+        );
+    }
+    Ok(())
+}
+
+/// GET `url` from inside `pod` with the image's Node: (HTTP status, body).
+async fn fetch_in_pod(
+    release: &TestRelease,
+    pod: &str,
+    url: &str,
+    token: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
+    const SCRIPT: &str = r#"
+const [url, token] = process.argv.slice(1);
+const headers = token ? { authorization: `Bearer ${token}` } : {};
+try {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10000) });
+  console.log(JSON.stringify({ status: res.status, body: await res.text() }));
+} catch (err) {
+  console.log(JSON.stringify({ error: String(err && err.cause ? err.cause : err) }));
+}
+"#;
+    let mut command = vec!["node", "--input-type=module", "-e", SCRIPT, url];
+    if let Some(token) = token {
+        command.push(token);
+    }
+    let out = release
+        .exec(pod, Some("krill"), &command, EXEC)
+        .await?
+        .require_success(pod, &["node", "-e", "<fetch>", url])?;
+    let reply: Value = serde_json::from_str(out.stdout.trim())
+        .with_context(|| format!("fetch in {pod} printed no JSON: {out:?}"))?;
+    if let Some(error) = reply.get("error") {
+        bail!("GET {url} from {pod} failed: {error}");
+    }
+    let status = reply["status"].as_u64().context("no status")? as u16;
+    Ok((
+        status,
+        reply["body"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+#[rstest]
+#[tokio::test]
+async fn every_krill_passes_its_real_probes_and_helm_test_reaches_them_all(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(
+        &release,
+        "the gateway's startup, readiness and liveness probes",
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let (fleet, values) = two_plus_one();
+    // A short liveness period, so liveness has probed several times within the wait below.
+    let values = Values::new()
+        .yaml(values)
+        .yaml("probes:\n  liveness: {periodSeconds: 5}\n");
+    release.install(&values).await?;
+    wait_for_fleet(&release, &fleet).await?;
+
+    // Each endpoint the probes use really says ready from inside the pod: OpenClaw's catch-all
+    // answers 200 to any path, so the body is what counts.
+    for pod in fleet.pod_names() {
+        for path in ["/startupz", "/readyz", "/healthz"] {
+            let url = format!("http://127.0.0.1:{GATEWAY_PORT}{path}");
+            let (status, body) = fetch_in_pod(&release, &pod, &url, None).await?;
+            let json: Value = serde_json::from_str(&body).with_context(|| {
+                format!("{pod} {path}: not JSON (catch-all page?): {body:.200}")
+            })?;
+            let healthy = json["ready"] == true || json["ok"] == true;
+            ensure!(
+                status == 200 && healthy,
+                "{pod} {path}: HTTP {status} {body:.300}"
+            );
+        }
+    }
+
+    // Liveness keeps passing: three liveness periods later no container restarted and no
+    // liveness failure was recorded.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let pods =
+        krill_cluster::pods_matching(&release.client(), release.namespace(), KRILL_PODS).await?;
+    let names: Vec<String> = pods
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    ensure!(
+        names
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            == fleet.pod_names(),
+        "krill pods {names:?}"
+    );
+    for pod in &pods {
+        ensure!(
+            support::is_ready(pod),
+            "{:?} is no longer Ready",
+            pod.metadata.name
+        );
+        check_krill_container(pod)?;
+    }
+    let events = release
+        .api::<Event>()
+        .list(&ListParams::default().fields("reason=Unhealthy"))
+        .await?;
+    let liveness: Vec<String> = events
+        .items
+        .iter()
+        .filter_map(|e| e.message.clone())
+        .filter(|m| m.starts_with("Liveness"))
+        .collect();
+    ensure!(liveness.is_empty(), "liveness probes failed: {liveness:?}");
+
+    // The chart's own test reaches every krill, fleet and named, by its DNS name: its pod exits
+    // 0 only when every URL the chart lists (one per krill, checked by the chart tests) answered
+    // ready.
+    let out = release.helm_test().await?;
+    ensure!(
+        out.stdout.contains("Phase:") && out.stdout.contains("Succeeded"),
+        "helm test did not report success:\n{}",
+        out.stdout
+    );
+    Ok(())
+}
+
+/// A fleet token by pod name, or a named krill's own token.
+async fn gateway_token(release: &TestRelease, secret: &str, key: &str) -> anyhow::Result<String> {
+    let secret_obj = release
+        .api::<Secret>()
+        .get(secret)
+        .await
+        .with_context(|| format!("Secret {secret}"))?;
+    let bytes = secret_obj
+        .data
+        .unwrap_or_default()
+        .remove(key)
+        .with_context(|| format!("Secret {secret} has no key {key}"))?;
+    Ok(String::from_utf8(bytes.0)?.trim().to_owned())
+}
+
+/// From inside `from`: `host` resolves (through the pod's own resolver, i.e. the cluster DNS) to
+/// `ip`. Waits, since DNS follows the EndpointSlices.
+async fn resolves_in_pod(
+    release: &TestRelease,
+    from: &str,
+    host: &str,
+    ip: IpAddr,
+) -> anyhow::Result<()> {
+    const SCRIPT: &str = r#"
+import { lookup } from "node:dns/promises";
+try { console.log((await lookup(process.argv[1], { family: 4 })).address); }
+catch (err) { console.log(`unresolved: ${err.code || err}`); }
+"#;
+    let what = format!("{host} to resolve to {ip} inside {from}");
+    poll(&what, DNS, || async {
+        let out = release
+            .exec(
+                from,
+                Some("krill"),
+                &["node", "--input-type=module", "-e", SCRIPT, host],
+                EXEC,
+            )
+            .await?;
+        let got = out.stdout.trim().to_owned();
+        Ok(if got == ip.to_string() {
+            Probe::Ready(())
+        } else {
+            Probe::Pending(format!("{got} {}", out.stderr.trim()))
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+#[rstest]
+#[tokio::test]
+async fn from_krill_0_other_krills_resolve_and_their_gateways_check_tokens(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "DNS and gateway calls from inside a krill pod").await? {
+        return Ok(());
+    }
+    let (fleet, values) = two_plus_one();
+    // Krills are kept apart by the chart's NetworkPolicy; this test opens krill -> krill on the
+    // gateway port for itself, so it checks DNS and tokens whether or not policies are enforced.
+    let krills = "{podSelector: {matchLabels: {app.kubernetes.io/instance: krill, \
+                  app.kubernetes.io/component: krill}}}";
+    let values = Values::new().yaml(values).yaml(format!(
+        "networkPolicy:\n  ingressFrom: [{krills}]\n  extraEgress:\n    - to: [{krills}]\n      \
+         ports: [{{port: {GATEWAY_PORT}, protocol: TCP}}]\n"
+    ));
+    release.install(&values).await?;
+    let ips: BTreeMap<String, IpAddr> = wait_for_fleet(&release, &fleet).await?;
+    let ns = release.namespace().to_owned();
+
+    let targets = [
+        (
+            "krill-1",
+            format!("krill-1.krill.{ns}.svc.cluster.local"),
+            gateway_token(&release, "krill-gateway-tokens", "krill-1").await?,
+        ),
+        (
+            "krill-alice-0",
+            format!("krill-alice.{ns}.svc.cluster.local"),
+            gateway_token(&release, "krill-alice-secrets", "gateway-token").await?,
+        ),
+    ];
+    for (pod, host, token) in &targets {
+        let ip = *ips.get(*pod).with_context(|| format!("no IP for {pod}"))?;
+        resolves_in_pod(&release, "krill-0", host, ip).await?;
+
+        // `/v1/models` needs the gateway token and runs no model call.
+        let url = format!("http://{host}:{GATEWAY_PORT}/v1/models");
+        let (status, body) = fetch_in_pod(&release, "krill-0", &url, Some(token)).await?;
+        let listed: Value = serde_json::from_str(&body).unwrap_or_default();
+        ensure!(
+            status == 200 && listed["object"] == "list",
+            "{pod} refused its own token: HTTP {status} {body:.300}"
+        );
+        let wrong = format!("{token}-not");
+        let (status, body) = fetch_in_pod(&release, "krill-0", &url, Some(&wrong)).await?;
+        ensure!(
+            status == 401,
+            "{pod} accepted a wrong token: HTTP {status} {body:.300}"
+        );
+        let (status, body) = fetch_in_pod(&release, "krill-0", &url, None).await?;
+        ensure!(
+            status == 401,
+            "{pod} answered without a token: HTTP {status} {body:.300}"
+        );
+    }
+    // krill-0's own token is not krill-1's: fleet pods share a template, not a token.
+    let own = gateway_token(&release, "krill-gateway-tokens", "krill-0").await?;
+    let url = format!("http://{}:{GATEWAY_PORT}/v1/models", targets[0].1);
+    let (status, _) = fetch_in_pod(&release, "krill-0", &url, Some(&own)).await?;
+    ensure!(
+        status == 401,
+        "krill-1 accepted krill-0's token: HTTP {status}"
+    );
+    Ok(())
+}
+
+/// Where a secret could show up in a running container: every process environment it can read
+/// and every file under the places the chart mounts or a process writes (secret volumes are
+/// symlinks, hence `grep -R`). Prints one line per place holding `$1`.
+const FIND_SECRET: &str = r#"
+needle=$1
+for f in /proc/[0-9]*/environ; do
+  if tr '\0' '\n' <"$f" 2>/dev/null | grep -qF -- "$needle"; then echo "environ $f"; fi
+done
+grep -RlsF -- "$needle" /krill /home/krill /tmp /etc /var/run/secrets 2>/dev/null | sed 's/^/file /'
+exit 0
+"#;
+
+async fn places_holding(
+    release: &TestRelease,
+    pod: &str,
+    container: &str,
+    needle: &str,
+) -> anyhow::Result<Vec<String>> {
+    let command = ["sh", "-c", FIND_SECRET, "find-secret", needle];
+    let out = release
+        .exec(pod, Some(container), &command, EXEC)
+        .await?
+        .require_success(pod, &["sh", "-c", "<find-secret>"])?;
+    Ok(out.stdout.lines().map(str::to_owned).collect())
+}
+
+#[rstest]
+#[tokio::test]
+async fn no_provider_key_is_visible_in_any_krill_container(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "searching running krill containers for keys").await? {
+        return Ok(());
+    }
+    let (fleet, values) = two_plus_one();
+    let provider_key = format!("sk-provider-{}", release.namespace());
+    let values = Values::new().yaml(values).yaml(format!(
+        "apiServer:\n  providerKeys:\n    OPENAI_API_KEY: {provider_key}\n"
+    ));
+    release.install(&values).await?;
+    wait_for_fleet(&release, &fleet).await?;
+
+    // The search finds what is there: the proxy holds the provider key in its environment.
+    let proxies = krill_cluster::pods_matching(
+        &release.client(),
+        release.namespace(),
+        "app.kubernetes.io/instance=krill,app.kubernetes.io/component=api-server",
+    )
+    .await?;
+    let proxy = proxies
+        .iter()
+        .find(|p| support::is_ready(p))
+        .and_then(|p| p.metadata.name.clone());
+    let proxy = match proxy {
+        Some(name) => name,
+        None => bail!("no Ready proxy pod: {proxies:?}"),
+    };
+    let found = places_holding(&release, &proxy, "litellm", &provider_key).await?;
+    ensure!(
+        found.iter().any(|l| l.starts_with("environ ")),
+        "the provider key is not in the proxy's environment, so the search proves nothing: {found:?}"
+    );
+
+    for pod in fleet.pod_names() {
+        // And it finds a krill's own secret: its gateway token, in the token file and in the
+        // gateway's environment (`krill run` hands it over).
+        let (secret, key) = match pod
+            .strip_suffix("-0")
+            .and_then(|p| p.strip_prefix("krill-"))
+        {
+            Some(name) if fleet.named.iter().any(|n| n == name) => {
+                (format!("krill-{name}-secrets"), "gateway-token".to_owned())
+            }
+            _ => ("krill-gateway-tokens".to_owned(), pod.clone()),
+        };
+        let token = gateway_token(&release, &secret, &key).await?;
+        let own = places_holding(&release, &pod, "krill", &token).await?;
+        ensure!(
+            own.iter().any(|l| l.starts_with("environ "))
+                && own.iter().any(|l| l.starts_with("file /krill/secrets/")),
+            "{pod}: its own token was not found in a process environment and its token file, so \
+             the search proves nothing: {own:?}"
+        );
+        for container in ["krill", "snapshot"] {
+            let leaks = places_holding(&release, &pod, container, &provider_key).await?;
+            ensure!(
+                leaks.is_empty(),
+                "{pod}/{container}: the provider key is visible in {leaks:?}"
+            );
+        }
+    }
+    Ok(())
+}
