@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::core::v1::{Event, Pod, Probe as PodProbe, Secret};
 use krill_cluster::{PodRuntime, Probe, TestRelease, Values, poll};
-use kube::api::ListParams;
+use kube::api::{ListParams, LogParams};
 use rstest::rstest;
 use serde_json::Value;
 use support::{DNS, Fleet, KRILL_PODS, release, wait_for_fleet};
@@ -52,7 +52,7 @@ fn http_get_path(probe: Option<&PodProbe>) -> Option<(String, String)> {
 
 /// The pod's krill container: its probes must be the chart's httpGet endpoints on the gateway,
 /// so that Ready below means OpenClaw itself answered them.
-fn check_krill_container(pod: &Pod) -> anyhow::Result<()> {
+async fn check_krill_container(release: &TestRelease, pod: &Pod) -> anyhow::Result<()> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let spec = pod.spec.as_ref().context("pod without spec")?;
     let krill = spec
@@ -81,13 +81,30 @@ fn check_krill_container(pod: &Pod) -> anyhow::Result<()> {
             "{name}: container {} is not started and ready: {status:?}",
             status.name
         );
-        ensure!(
-            status.restart_count == 0,
-            "{name}: container {} restarted {} times (last state {:?})",
-            status.name,
-            status.restart_count,
-            status.last_state
-        );
+        if status.restart_count > 0 {
+            // What the container said before it died is the only clue left: the kubelet keeps
+            // the previous instance's log until the next restart.
+            let previous = release
+                .api::<Pod>()
+                .logs(
+                    &name,
+                    &LogParams {
+                        container: Some(status.name.clone()),
+                        previous: true,
+                        tail_lines: Some(40),
+                        ..LogParams::default()
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| format!("(no log of the previous instance: {e})"));
+            bail!(
+                "{name}: container {} restarted {} times (last state {:?}); its previous log \
+                 ends:\n{previous}",
+                status.name,
+                status.restart_count,
+                status.last_state
+            );
+        }
     }
     Ok(())
 }
@@ -190,7 +207,7 @@ async fn every_krill_passes_its_real_probes_and_helm_test_reaches_them_all(
             "{:?} is no longer Ready",
             pod.metadata.name
         );
-        check_krill_container(pod)?;
+        check_krill_container(&release, pod).await?;
     }
     let events = release
         .api::<Event>()
