@@ -62,7 +62,7 @@ async fn check_krill_container(release: &TestRelease, pod: &Pod) -> anyhow::Resu
         .with_context(|| format!("{name} has no container `krill`"))?;
     for (kind, probe, path) in [
         ("startup", krill.startup_probe.as_ref(), "/startupz"),
-        ("readiness", krill.readiness_probe.as_ref(), "/readyz"),
+        ("readiness", krill.readiness_probe.as_ref(), "/startupz"),
         ("liveness", krill.liveness_probe.as_ref(), "/healthz"),
     ] {
         ensure!(
