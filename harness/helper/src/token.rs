@@ -22,7 +22,9 @@ pub enum TokenError {
         "no gateway token: {TOKEN_VARIABLE} is unset or empty and {path} does not exist \
          (the chart mounts each krill's token there from its Secret). In a container OpenClaw \
          refuses to listen beyond loopback without one; set either, or choose another \
-         gateway.auth.mode in the config"
+         gateway.auth.mode in the config. A fleet pod numbered past the release's `replicas` \
+         (after `kubectl scale` or an autoscaler) has no token in the Secret: scale through \
+         Helm instead (`helm upgrade --reuse-values --set replicas=N`), which adds one per pod"
     )]
     Missing { path: PathBuf },
 }

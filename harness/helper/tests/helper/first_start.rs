@@ -234,6 +234,11 @@ fn without_a_token_run_refuses_naming_both_sources() {
         stderr.contains(&tokens.join("alice").display().to_string()),
         "{stderr}"
     );
+    // A pod scaled past the release's replicas lands here: the message names the fix.
+    assert!(
+        stderr.contains("helm upgrade --reuse-values --set replicas=N"),
+        "{stderr}"
+    );
     assert!(
         !volume.data().exists(),
         "refused before touching the volume"
