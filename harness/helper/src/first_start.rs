@@ -96,8 +96,7 @@ pub fn restore_on_first_start(
         }
         if agents_md.is_file() {
             let text = fs::read(&agents_md).map_err(io_err("reading", &agents_md))?;
-            fs::create_dir_all(&workspace).map_err(io_err("creating", &workspace))?;
-            write_atomically(&workspace.join("AGENTS.md"), &text)?;
+            inject_agents_md(paths, &text)?;
             done.push(format!(
                 "injected {} as the workspace's AGENTS.md",
                 agents_md.display()
@@ -119,6 +118,55 @@ pub fn restore_on_first_start(
         .or_else(|| previous.and_then(|m| m.reapplied));
     write_marker(paths, &how, reapplied)?;
     Ok(Some(how))
+}
+
+fn agents_md_record(paths: &Paths) -> PathBuf {
+    paths.bookkeeping().join("agents-md.sha256")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes the chart's AGENTS.md into the workspace and remembers which text it was.
+fn inject_agents_md(paths: &Paths, text: &[u8]) -> Result<(), FirstStartError> {
+    let workspace = paths.workspace();
+    fs::create_dir_all(&workspace).map_err(io_err("creating", &workspace))?;
+    write_atomically(&workspace.join("AGENTS.md"), text)?;
+    write_atomically(&agents_md_record(paths), sha256_hex(text).as_bytes())?;
+    Ok(())
+}
+
+/// After the first start: a changed `agentsMd` in the chart (which also rolls the pod) replaces
+/// the workspace's AGENTS.md on the next start; an unchanged one leaves the agent's own edits
+/// alone. A volume without a record (set up before krill kept one, or adopted) records the
+/// current text without writing. Returns a line for the log when it replaced the file.
+pub fn sync_agents_md(paths: &Paths) -> Result<Option<String>, FirstStartError> {
+    let agents_md = paths.agents_md();
+    if !agents_md.is_file() {
+        return Ok(None);
+    }
+    let text = fs::read(&agents_md).map_err(io_err("reading", &agents_md))?;
+    let record = agents_md_record(paths);
+    match fs::read_to_string(&record) {
+        Ok(recorded) if recorded.trim() == sha256_hex(&text) => Ok(None),
+        Ok(_) => {
+            inject_agents_md(paths, &text)?;
+            Ok(Some(format!(
+                "{} changed since it was last given to this krill: replaced the workspace's AGENTS.md",
+                agents_md.display()
+            )))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            write_atomically(&record, sha256_hex(&text).as_bytes())?;
+            Ok(None)
+        }
+        Err(e) => Err(io_err("reading", &record)(e).into()),
+    }
 }
 
 /// Records that the volume is set up, so later starts leave it alone.

@@ -124,6 +124,9 @@ impl Plan {
         {
             eprintln!("krill: {report}");
         }
+        if let Some(report) = first_start::sync_agents_md(&self.paths)? {
+            eprintln!("krill: {report}");
+        }
         write_atomically(
             &self.paths.rendered_config(),
             self.rendered.to_json().as_bytes(),

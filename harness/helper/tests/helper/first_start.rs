@@ -78,6 +78,38 @@ fn first_start_imports_context_and_later_starts_leave_the_workspace_alone() {
 }
 
 #[test]
+fn a_changed_agents_md_reaches_the_krill_and_an_unchanged_one_keeps_the_agents_edits() {
+    let volume = Volume::new();
+    let chart_rules = volume.path("context/AGENTS.md");
+    let workspace_rules = volume.paths().workspace().join("AGENTS.md");
+    let read = || fs::read_to_string(&workspace_rules).expect("read");
+    fs::write(&chart_rules, "rules v1\n").expect("write");
+    assert_ok(&prepare(&volume, &[]));
+    assert_eq!(read(), "rules v1\n");
+    // The agent refines its rules; restarts with the same chart text keep them.
+    fs::write(&workspace_rules, "rules v1, with the agent's notes\n").expect("write");
+    assert_ok(&prepare(&volume, &[]));
+    assert_eq!(read(), "rules v1, with the agent's notes\n");
+    // The operator changes agentsMd (the chart rolls the pod): the next start brings it.
+    fs::write(&chart_rules, "rules v2\n").expect("write");
+    let output = prepare(&volume, &[]);
+    assert_ok(&output);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("replaced the workspace's AGENTS.md"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(read(), "rules v2\n");
+    fs::write(&workspace_rules, "rules v2, edited\n").expect("write");
+    assert_ok(&prepare(&volume, &[]));
+    assert_eq!(read(), "rules v2, edited\n");
+    // agentsMd taken out of the chart: the workspace keeps what it has.
+    fs::remove_file(&chart_rules).expect("remove");
+    assert_ok(&prepare(&volume, &[]));
+    assert_eq!(read(), "rules v2, edited\n");
+}
+
+#[test]
 fn a_reapply_request_applies_once_per_id_however_often_the_krill_restarts() {
     let volume = Volume::new();
     let ws = volume.paths().workspace();
