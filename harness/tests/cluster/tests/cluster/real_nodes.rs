@@ -443,3 +443,146 @@ async fn no_provider_key_is_visible_in_any_krill_container(
     }
     Ok(())
 }
+
+/// This krill's archives, newest last (names sort by their timestamp), as the sidecar sees them.
+async fn snapshots_of(
+    release: &TestRelease,
+    pod: &str,
+) -> Result<Vec<String>, krill_cluster::ClusterError> {
+    let out = release
+        .exec(
+            pod,
+            Some("snapshot"),
+            &["sh", "-c", "ls /krill/snapshots | grep '\\.claw$' || true"],
+            EXEC,
+        )
+        .await?
+        .require_success(pod, &["ls", "/krill/snapshots"])?;
+    let mut names: Vec<String> = out.stdout.lines().map(str::to_owned).collect();
+    names.sort();
+    Ok(names)
+}
+
+#[rstest]
+#[tokio::test]
+async fn the_snapshot_sidecar_writes_soon_after_start_at_low_priority_and_once_more_on_shutdown(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "the snapshot sidecar in a running pod").await? {
+        return Ok(());
+    }
+    let fleet = Fleet::new(1, &[]);
+    let values = |first_after: &str| {
+        Values::new().yaml(format!(
+            "replicas: 1\nsnapshots:\n  interval: 1h\n  firstAfter: {first_after}\n"
+        ))
+    };
+    release.install(&values("5s")).await?;
+    wait_for_fleet(&release, &fleet).await?;
+
+    // The first snapshot comes seconds after start, not an interval later.
+    let first = poll(
+        "krill-0's first snapshot",
+        Duration::from_secs(180),
+        || async {
+            let names = snapshots_of(&release, "krill-0").await?;
+            Ok(match names.as_slice() {
+                [] => Probe::Pending("no archive yet".into()),
+                found => Probe::Ready(found.to_vec()),
+            })
+        },
+    )
+    .await?;
+    ensure!(first.len() == 1, "one first snapshot expected: {first:?}");
+    ensure!(
+        first[0].starts_with("krill-0-"),
+        "archives are named after the krill: {first:?}"
+    );
+
+    // The loop runs at niceness 10 so a snapshot yields to the gateway.
+    let nice = release
+        .exec(
+            "krill-0",
+            Some("snapshot"),
+            &[
+                "sh",
+                "-c",
+                "for d in /proc/[0-9]*; do \
+                   if tr '\\0' ' ' < $d/cmdline 2>/dev/null | grep -q '^krill snapshot'; then \
+                     cut -d' ' -f19 $d/stat; fi; done",
+            ],
+            EXEC,
+        )
+        .await?
+        .require_success("krill-0", &["find the snapshot process"])?;
+    ensure!(
+        nice.stdout.trim() == "10",
+        "the snapshot loop's niceness is {:?}, not 10",
+        nice.stdout
+    );
+
+    // The agent changes its workspace; the pod is replaced (an upgrade rolls it, SIGTERM): the
+    // sidecar's last snapshot on the way out carries the change. The new pod waits an hour for
+    // its own first snapshot, so every archive below was written by the old pod.
+    release
+        .exec(
+            "krill-0",
+            Some("krill"),
+            &[
+                "sh",
+                "-c",
+                "echo changed > /krill/data/workspace/after-first-snapshot.txt",
+            ],
+            EXEC,
+        )
+        .await?
+        .require_success("krill-0", &["write a workspace file"])?;
+    let old_uid = release
+        .api::<Pod>()
+        .get("krill-0")
+        .await?
+        .metadata
+        .uid
+        .unwrap_or_default();
+    release.upgrade(&values("1h")).await?;
+    poll(
+        "krill-0 to be replaced",
+        Duration::from_secs(300),
+        || async {
+            let uid = release
+                .api::<Pod>()
+                .get_opt("krill-0")
+                .await
+                .map_err(|source| krill_cluster::ClusterError::Api {
+                    action: "reading pod krill-0".into(),
+                    source,
+                })?
+                .and_then(|p| p.metadata.uid);
+            Ok(match uid {
+                Some(uid) if uid != old_uid => Probe::Ready(()),
+                other => Probe::Pending(format!("pod uid {other:?}")),
+            })
+        },
+    )
+    .await?;
+    wait_for_fleet(&release, &fleet).await?;
+    let after = snapshots_of(&release, "krill-0").await?;
+    ensure!(
+        after.len() == 2 && after[0] == first[0],
+        "the first snapshot and one written on shutdown expected: {after:?}"
+    );
+    let last = format!("/krill/snapshots/{}", after[1]);
+    let has_file = release
+        .exec(
+            "krill-0",
+            Some("snapshot"),
+            &["grep", "-c", "after-first-snapshot.txt", &last],
+            EXEC,
+        )
+        .await?;
+    ensure!(
+        has_file.success(),
+        "{last} does not carry the workspace change made before shutdown"
+    );
+    Ok(())
+}
