@@ -586,3 +586,127 @@ async fn the_snapshot_sidecar_writes_soon_after_start_at_low_priority_and_once_m
     );
     Ok(())
 }
+
+/// The UID of krill-0's volume claim: the same UID is the same volume.
+async fn claim_uid(release: &TestRelease) -> anyhow::Result<String> {
+    release
+        .api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>()
+        .get("data-krill-0")
+        .await?
+        .metadata
+        .uid
+        .context("claim without uid")
+}
+
+async fn pod_uid(release: &TestRelease) -> anyhow::Result<Option<String>> {
+    Ok(release
+        .api::<Pod>()
+        .get_opt("krill-0")
+        .await?
+        .and_then(|p| p.metadata.uid))
+}
+
+/// A krill answers with `token` and still holds the file written in its first life.
+async fn same_krill(release: &TestRelease, token: &str) -> anyhow::Result<()> {
+    let file = release
+        .exec(
+            "krill-0",
+            Some("krill"),
+            &["cat", "/krill/data/workspace/survives.txt"],
+            EXEC,
+        )
+        .await?
+        .require_success("krill-0", &["cat", "survives.txt"])?;
+    ensure!(file.stdout == "first life\n", "file: {:?}", file.stdout);
+    let url = format!("http://127.0.0.1:{GATEWAY_PORT}/v1/models");
+    let (status, body) = fetch_in_pod(release, "krill-0", &url, Some(token)).await?;
+    ensure!(status == 200, "the kept token is refused: {status} {body}");
+    Ok(())
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_krill_keeps_its_volume_and_token_across_a_deleted_pod_and_a_reinstall(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "data surviving pod deletion and reinstall").await? {
+        return Ok(());
+    }
+    let fleet = Fleet::new(1, &[]);
+    let values = Values::new().yaml("replicas: 1\nsnapshots:\n  enabled: false\n");
+    release.install(&values).await?;
+    wait_for_fleet(&release, &fleet).await?;
+    let claim = claim_uid(&release).await?;
+    let token = gateway_token(&release, "krill-gateway-tokens", "krill-0").await?;
+    release
+        .exec(
+            "krill-0",
+            Some("krill"),
+            &[
+                "sh",
+                "-c",
+                "echo 'first life' > /krill/data/workspace/survives.txt",
+            ],
+            EXEC,
+        )
+        .await?
+        .require_success("krill-0", &["write survives.txt"])?;
+
+    // A deleted pod comes back on the same claim.
+    let first_pod = pod_uid(&release).await?;
+    release
+        .api::<Pod>()
+        .delete("krill-0", &Default::default())
+        .await?;
+    poll("krill-0 to come back", Duration::from_secs(300), || async {
+        let uid = pod_uid(&release)
+            .await
+            .map_err(|e| krill_cluster::ClusterError::NotFound {
+                what: "pod krill-0".into(),
+                detail: format!("{e:#}"),
+            })?;
+        Ok(match uid {
+            Some(uid) if Some(&uid) != first_pod.as_ref() => Probe::Ready(()),
+            other => Probe::Pending(format!("pod uid {other:?}")),
+        })
+    })
+    .await?;
+    wait_for_fleet(&release, &fleet).await?;
+    ensure!(
+        claim_uid(&release).await? == claim,
+        "a new claim after a pod deletion"
+    );
+    same_krill(&release, &token).await?;
+
+    // Uninstall, then install again: the claim and the token Secret were kept for it.
+    release.uninstall().await?;
+    poll("krill-0 to be gone", Duration::from_secs(300), || async {
+        let uid = pod_uid(&release)
+            .await
+            .map_err(|e| krill_cluster::ClusterError::NotFound {
+                what: "pod krill-0".into(),
+                detail: format!("{e:#}"),
+            })?;
+        Ok(match uid {
+            None => Probe::Ready(()),
+            Some(uid) => Probe::Pending(format!("pod {uid} still there")),
+        })
+    })
+    .await?;
+    ensure!(
+        claim_uid(&release).await? == claim,
+        "helm uninstall must leave the krill's volume claim"
+    );
+    release.install(&values).await?;
+    wait_for_fleet(&release, &fleet).await?;
+    ensure!(
+        claim_uid(&release).await? == claim,
+        "reinstall took a new claim"
+    );
+    ensure!(
+        gateway_token(&release, "krill-gateway-tokens", "krill-0").await? == token,
+        "reinstall minted a new token"
+    );
+    same_krill(&release, &token).await?;
+    Ok(())
+}
