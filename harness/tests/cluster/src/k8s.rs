@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::ListParams;
@@ -51,6 +51,48 @@ pub async fn wait_for_statefulset_ready(
                 status.updated_replicas.unwrap_or_default(),
                 status.current_revision,
                 status.update_revision
+            ))
+        })
+    })
+    .await
+}
+
+/// Waits until the Deployment `name` has rolled out: every wanted replica updated and available.
+pub async fn wait_for_deployment_ready(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Deployment, ClusterError> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let what = format!("Deployment {namespace}/{name} to roll out");
+    poll(&what, timeout, || async {
+        let Some(deployment) = api
+            .get_opt(name)
+            .await
+            .map_err(ClusterError::api(format!("reading {what}")))?
+        else {
+            return Ok(Probe::Pending("not created".into()));
+        };
+        let generation = deployment.metadata.generation.unwrap_or_default();
+        let wanted = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(1);
+        let Some(status) = deployment.status.clone() else {
+            return Ok(Probe::Pending("no status yet".into()));
+        };
+        let done = status.observed_generation.unwrap_or_default() >= generation
+            && status.updated_replicas.unwrap_or_default() == wanted
+            && status.available_replicas.unwrap_or_default() == wanted
+            && status.replicas.unwrap_or_default() == wanted;
+        Ok(if done {
+            Probe::Ready(deployment)
+        } else {
+            Probe::Pending(format!(
+                "replicas {:?} updated {:?} available {:?} of {wanted}",
+                status.replicas, status.updated_replicas, status.available_replicas
             ))
         })
     })

@@ -1,7 +1,9 @@
 //! What only nodes that run containers can show (provider `kind`, or an existing cluster with real
 //! nodes): the real gateway passes the chart's startup, readiness and liveness probes, krills
 //! reach each other by their stable DNS names from inside the cluster, each gateway enforces its
-//! own token, and the chart's `helm test` passes. On simulated nodes (kwok) every test here says
+//! own token, the chart's `helm test` passes, and an agent turn runs end to end inside the
+//! cluster (krill -> the chart's LiteLLM proxy -> the stand-in model, whose `write` tool call
+//! lands on the krill's volume). On simulated nodes (kwok) every test here says
 //! NOT RUN (krill_test_support::not_run) before installing anything, and does not count as passed.
 
 use crate::support;
@@ -16,7 +18,7 @@ use krill_cluster::{PodRuntime, Probe, TestRelease, Values, poll};
 use kube::api::{ListParams, LogParams};
 use rstest::rstest;
 use serde_json::Value;
-use support::{DNS, Fleet, KRILL_PODS, release, wait_for_fleet};
+use support::{DNS, Fleet, KRILL_PODS, ROLLOUT, release, wait_for_fleet};
 
 const GATEWAY_PORT: i32 = 18789;
 /// An exec runs `node` in a pod on a busy node: its start alone can take seconds.
@@ -708,5 +710,127 @@ async fn a_krill_keeps_its_volume_and_token_across_a_deleted_pod_and_a_reinstall
         "reinstall minted a new token"
     );
     same_krill(&release, &token).await?;
+    Ok(())
+}
+
+/// One agent turn as a client of the gateway asks for it: `POST /v1/chat/completions` with the
+/// gateway token, run with the image's Node inside `pod` against its own gateway. Returns (HTTP
+/// status, body).
+async fn chat_in_pod(
+    release: &TestRelease,
+    pod: &str,
+    token: &str,
+    message: &str,
+) -> anyhow::Result<(u16, String)> {
+    const SCRIPT: &str = r#"
+const [url, token, message] = process.argv.slice(1);
+try {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "openclaw/default", messages: [{ role: "user", content: message }] }),
+    signal: AbortSignal.timeout(240000),
+  });
+  console.log(JSON.stringify({ status: res.status, body: await res.text() }));
+} catch (err) {
+  console.log(JSON.stringify({ error: String(err && err.cause ? err.cause : err) }));
+}
+"#;
+    let url = format!("http://127.0.0.1:{GATEWAY_PORT}/v1/chat/completions");
+    let command = [
+        "node",
+        "--input-type=module",
+        "-e",
+        SCRIPT,
+        url.as_str(),
+        token,
+        message,
+    ];
+    // The turn itself (two model calls through the proxy, a tool run) on a busy node.
+    let out = release
+        .exec(pod, Some("krill"), &command, Duration::from_secs(270))
+        .await?
+        .require_success(pod, &["node", "-e", "<chat>", &url])?;
+    let reply: Value = serde_json::from_str(out.stdout.trim())
+        .with_context(|| format!("chat in {pod} printed no JSON: {out:?}"))?;
+    if let Some(error) = reply.get("error") {
+        bail!("POST {url} in {pod} failed: {error}");
+    }
+    let status = reply["status"].as_u64().context("no status")? as u16;
+    Ok((
+        status,
+        reply["body"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_agent_turn_reaches_the_stand_in_through_the_proxy_and_writes_to_the_volume(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "an agent turn through the proxy").await? {
+        return Ok(());
+    }
+    let client = release.client();
+    let ns = release.namespace().to_owned();
+    krill_cluster::deploy_stand_in(&client, &ns, &krill_cluster::stand_in_image(), ROLLOUT).await?;
+
+    // The proxy's one model is the stand-in; its egress is opened to the stand-in's port (the
+    // chart's default only allows 443), so the turn also works where policies are enforced.
+    let values = Values::new().yaml(format!(
+        "replicas: 1\n\
+         apiServer:\n\
+         \x20 models:\n\
+         \x20   - name: default\n\
+         \x20     model: openai/stand-in\n\
+         \x20     apiBase: {base}\n\
+         \x20     apiKeyEnv: STAND_IN_KEY\n\
+         \x20 providerKeys:\n\
+         \x20   STAND_IN_KEY: stand-in-upstream-key\n\
+         \x20 egress:\n\
+         \x20   - ports: [{{port: {port}, protocol: TCP}}]\n",
+        base = krill_cluster::stand_in_api_base(),
+        port = krill_cluster::STAND_IN_PORT,
+    ));
+    release.install(&values).await?;
+    wait_for_fleet(&release, &Fleet::new(1, &[])).await?;
+    krill_cluster::wait_for_deployment_ready(&client, &ns, "krill-api-server", ROLLOUT).await?;
+
+    let token = gateway_token(&release, "krill-gateway-tokens", "krill-0").await?;
+    let (status, body) = chat_in_pod(
+        &release,
+        "krill-0",
+        &token,
+        "Write a note into the workspace, then tell me you did.",
+    )
+    .await?;
+    ensure!(
+        status == 200,
+        "the turn answered HTTP {status}: {body:.1000}"
+    );
+    let reply: Value =
+        serde_json::from_str(&body).with_context(|| format!("the turn's body: {body:.1000}"))?;
+    // The stand-in's default script (what its image runs): first a `write` tool call, then this
+    // text once the tool result comes back.
+    let script = krill_stand_in::Script::default();
+    let text = reply["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    ensure!(
+        text.trim() == script.final_text,
+        "unexpected final answer: {reply}"
+    );
+
+    // The tool call ran in the krill and its file is on the krill's volume.
+    let path = format!("/krill/data/workspace/{}", script.file_path);
+    let out = release
+        .exec("krill-0", Some("krill"), &["cat", &path], EXEC)
+        .await?
+        .require_success("krill-0", &["cat", &path])?;
+    ensure!(
+        out.stdout == script.file_content,
+        "{path} holds {:?}",
+        out.stdout
+    );
     Ok(())
 }
