@@ -40,6 +40,20 @@ pub struct Launch {
     /// A token read from a file, added to the gateway's environment (never displayed). A token
     /// already in the environment is simply inherited.
     pub gateway_token: Option<GatewayToken>,
+    /// Credentials the keeper handed over, added to the gateway's environment (never displayed).
+    pub delivered: Delivered,
+}
+
+/// Environment variables holding secrets: `{:?}` and `--dry-run` show their names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Delivered(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 impl Launch {
@@ -80,7 +94,14 @@ impl Launch {
             run_as: (nix::unistd::Uid::effective().is_root() && settings.uid != 0)
                 .then_some((settings.uid, settings.gid)),
             gateway_token: None,
+            delivered: Delivered::default(),
         }
+    }
+
+    /// Hands secrets delivered by the keeper to the gateway.
+    pub fn with_delivered(mut self, delivered: Delivered) -> Self {
+        self.delivered = delivered;
+        self
     }
 
     /// Hands `token` to the gateway, unless it inherits it from the environment anyway.
@@ -103,6 +124,9 @@ impl Launch {
                 quote(&file.display().to_string())
             ));
         }
+        for (name, _) in &self.delivered.0 {
+            words.push(format!("{name}=<from the keeper>"));
+        }
         words.push("exec".to_owned());
         words.push(quote(&self.program.display().to_string()));
         words.extend(self.args.iter().map(|a| quote(a)));
@@ -123,6 +147,7 @@ impl Launch {
         if let Some(token) = &self.gateway_token {
             command.env(TOKEN_VARIABLE, token.value());
         }
+        command.envs(self.delivered.0.iter().map(|(k, v)| (k, v)));
         if let Some((uid, gid)) = self.run_as {
             // std clears supplementary groups when root sets a uid without explicit groups.
             command.uid(uid).gid(gid);

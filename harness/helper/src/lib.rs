@@ -2,6 +2,7 @@
 //! library so tests and benchmarks can drive it without a process in between.
 
 pub mod config;
+pub mod credentials;
 pub mod envref;
 pub mod exclusions;
 pub mod first_start;

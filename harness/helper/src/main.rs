@@ -15,7 +15,7 @@ use krill_helper::run::Plan;
 use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome, SnapshotReport};
 use krill_helper::space::SpaceGuard;
 use krill_helper::watch::{self, Event, Schedule, parse_duration, parse_interval};
-use krill_helper::{manual_restore, snapshot};
+use krill_helper::{credentials, manual_restore, snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -89,6 +89,16 @@ enum Command {
     },
     /// Pack, unpack and inspect .claw archives.
     Claw(krill_claw::cli::ClawArgs),
+    /// Serve the krills' credentials (the chart's `<fullname>-keeper` Deployment): each pod that
+    /// proves who it is with its projected token gets its own, nothing else.
+    Keeper {
+        /// The release's keeper config (the chart's ConfigMap `<fullname>-keeper`).
+        #[arg(long, env = "KRILL_KEEPER_CONFIG", default_value = "/krill/keeper/keeper.json")]
+        config: PathBuf,
+        /// Address to listen on.
+        #[arg(long, env = "KRILL_KEEPER_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 fn environment() -> BTreeMap<String, String> {
@@ -131,7 +141,8 @@ fn execute(command: Command) -> Result<()> {
             force_restore,
             reapply_context,
         } => {
-            let plan = Plan::from_env(&env)?;
+            let credentials = credentials::from_keeper(&env)?;
+            let plan = Plan::with_credentials(&env, credentials.as_ref())?;
             plan.ensure_gateway_token()?;
             if dry_run {
                 print!("{}", plan.describe());
@@ -206,6 +217,12 @@ fn execute(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Claw(args) => krill_claw::cli::run(args),
+        Command::Keeper { config, listen } => {
+            let config = krill_keeper::config::KeeperConfig::load(&config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(krill_keeper::server::serve(config, listen))?;
+            Ok(())
+        }
     }
 }
 

@@ -8,10 +8,14 @@ use std::path::PathBuf;
 use crate::config::{self, ConfigError, RenderRequest, Rendered, Source};
 use crate::first_start::{self, FirstStartError};
 use crate::fsops::{FsError, io_err, write_atomically};
-use crate::gateway::{GatewayError, GatewayLock, Launch};
+use crate::gateway::{Delivered, GatewayError, GatewayLock, Launch};
 use crate::layout::{self, LayoutError};
 use crate::paths::{KrillName, Paths, Settings, SettingsError};
 use crate::token::{self, GatewayToken, TOKEN_VARIABLE, TokenError};
+use krill_keeper::api::Credentials;
+
+/// The key OpenClaw presents to the model endpoint (`${OPENCLAW_API_KEY}` in the config).
+pub const API_KEY_VARIABLE: &str = "OPENCLAW_API_KEY";
 
 /// Why `krill run` or `krill prepare` stopped before the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +50,28 @@ pub struct Plan {
 
 impl Plan {
     pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, RunError> {
+        Self::with_credentials(env, None)
+    }
+
+    /// As [`Plan::from_env`], with the credentials the keeper handed over: they count as set for
+    /// the config's `${VAR}` references and reach the gateway's environment, never a file.
+    pub fn with_credentials(
+        env: &BTreeMap<String, String>,
+        credentials: Option<&Credentials>,
+    ) -> Result<Self, RunError> {
+        let mut env = env.clone();
+        let delivered = Delivered(
+            credentials
+                .map(|c| {
+                    vec![
+                        (TOKEN_VARIABLE.to_owned(), c.gateway_token.clone()),
+                        (API_KEY_VARIABLE.to_owned(), c.proxy_key.clone()),
+                    ]
+                })
+                .unwrap_or_default(),
+        );
+        env.extend(delivered.0.iter().cloned());
+        let env = &env;
         let name = KrillName::from_env(env)?;
         let paths = Paths::from_env(env);
         let settings = Settings::from_env(env)?;
@@ -80,7 +106,9 @@ impl Plan {
         })?;
         let missing_token =
             (gateway_token.is_none() && token::required_by(&rendered.config)).then_some(token_file);
-        let launch = Launch::new(&paths, &settings).with_token(gateway_token);
+        let launch = Launch::new(&paths, &settings)
+            .with_token(gateway_token)
+            .with_delivered(delivered);
         Ok(Plan {
             name,
             paths,

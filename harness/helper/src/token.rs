@@ -1,8 +1,7 @@
-//! The gateway's bearer token: from `OPENCLAW_GATEWAY_TOKEN`, else from the file
-//! `<KRILL_GATEWAY_TOKENS_DIR>/<KRILL_NAME>`. A pod template is shared by every pod of the fleet
-//! StatefulSet, so it cannot give each pod its own Secret key through env; the chart mounts the
-//! fleet's token Secret instead (one key per pod name) and the helper picks this krill's file.
-//! The value is handed to the gateway through its environment and never printed.
+//! The gateway's bearer token: from `OPENCLAW_GATEWAY_TOKEN` (which the keeper's answer sets in
+//! a chart's pod, see `credentials.rs`), else from the file `<KRILL_GATEWAY_TOKENS_DIR>/<KRILL_NAME>`
+//! for runs outside the chart that mount a token file. The value is handed to the gateway through
+//! its environment and never printed.
 
 use std::fmt;
 use std::io;
@@ -19,12 +18,10 @@ pub enum TokenError {
     #[error("the gateway token file {path} is empty")]
     Empty { path: PathBuf },
     #[error(
-        "no gateway token: {TOKEN_VARIABLE} is unset or empty and {path} does not exist \
-         (the chart mounts each krill's token there from its Secret). In a container OpenClaw \
-         refuses to listen beyond loopback without one; set either, or choose another \
-         gateway.auth.mode in the config. A fleet pod numbered past the release's `replicas` \
-         (after `kubectl scale` or an autoscaler) has no token in the Secret: scale through \
-         Helm instead (`helm upgrade --reuse-values --set replicas=N`), which adds one per pod"
+        "no gateway token: {TOKEN_VARIABLE} is unset or empty, KRILL_KEEPER_URL is unset and \
+         {path} does not exist. In a container OpenClaw refuses to listen beyond loopback \
+         without one; set one of them (the chart sets KRILL_KEEPER_URL), or choose another \
+         gateway.auth.mode in the config"
     )]
     Missing { path: PathBuf },
 }
