@@ -36,7 +36,7 @@ krill's objects depend only on the defaults and on its own entry.
   "image" (printf "%s:%s" ($image.repository | default $v.image.repository) ($image.tag | default $v.image.tag | default .root.Chart.AppVersion))
   "size" ($persistence.size | default $v.persistence.size)
   "storageClassName" ($persistence.storageClassName | default $v.persistence.storageClassName)
-  "tokenSecret" ($token.existingSecret | default (printf (ternary "%s-secrets" "%s-gateway-tokens" $named) $base))
+  "tokenSecret" ($token.existingSecret | default (ternary (printf "%s-secrets" $base) "" $named))
   "tokenKey" (ternary ($token.existingSecretKey | default "gateway-token") "gateway-token" (not (empty $token.existingSecret)))
   "paused" ($k.paused | default false)
   "podAnnotations" ($k.podAnnotations | default dict)
@@ -44,16 +44,10 @@ krill's objects depend only on the defaults and on its own entry.
 {{- $orderedEnv := list }}
 {{- range $env }}{{ $orderedEnv = append $orderedEnv (get $envByName .) }}{{ end }}
 {{- $_ := set $e "env" $orderedEnv }}
+{{- /* A krill's own proxy key; without one the keeper hands out "krill.sharedProxyKey". */}}
 {{- $proxyKey := $k.proxyKey | default dict }}
 {{- if $proxyKey.existingSecret }}
-{{- $_ := set $e "apiKeySecret" $proxyKey.existingSecret }}
-{{- $_ := set $e "apiKeyKey" ($proxyKey.existingSecretKey | default "api-key") }}
-{{- else if $v.apiServer.enabled }}
-{{- $_ := set $e "apiKeySecret" ($v.apiServer.masterKey.existingSecret | default (printf "%s-api-server" $full)) }}
-{{- $_ := set $e "apiKeyKey" (ternary $v.apiServer.masterKey.existingSecretKey "master-key" (not (empty $v.apiServer.masterKey.existingSecret))) }}
-{{- else }}
-{{- $_ := set $e "apiKeySecret" ($v.apiKey.existingSecret | default (printf "%s-secrets" $full)) }}
-{{- $_ := set $e "apiKeyKey" (ternary $v.apiKey.existingSecretKey "api-key" (not (empty $v.apiKey.existingSecret))) }}
+{{- $_ := set $e "proxyKey" (dict "name" $proxyKey.existingSecret "key" ($proxyKey.existingSecretKey | default "api-key")) }}
 {{- end }}
 {{- toJson $e }}
 {{- end }}

@@ -146,7 +146,7 @@ impl Rendered {
 
     /// Parses every object into its Kubernetes type; any unknown field or unexpected kind fails.
     pub fn check_types(&self) -> Result<(), RenderedError> {
-        use k8s_openapi::api::{apps, core, networking, policy};
+        use k8s_openapi::api::{apps, core, networking, policy, rbac};
         for manifest in &self.manifests {
             let value = &manifest.value;
             let result = match manifest.kind.as_str() {
@@ -159,6 +159,12 @@ impl Rendered {
                 "Pod" => strict_from_value::<core::v1::Pod>(value).map(drop),
                 "NetworkPolicy" => {
                     strict_from_value::<networking::v1::NetworkPolicy>(value).map(drop)
+                }
+                "Role" => strict_from_value::<rbac::v1::Role>(value).map(drop),
+                "RoleBinding" => strict_from_value::<rbac::v1::RoleBinding>(value).map(drop),
+                "ClusterRole" => strict_from_value::<rbac::v1::ClusterRole>(value).map(drop),
+                "ClusterRoleBinding" => {
+                    strict_from_value::<rbac::v1::ClusterRoleBinding>(value).map(drop)
                 }
                 "PodDisruptionBudget" => {
                     strict_from_value::<policy::v1::PodDisruptionBudget>(value).map(drop)
