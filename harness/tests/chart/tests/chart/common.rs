@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, SecretVolumeSource};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
 use krill_chart_tests::{Helm, Rendered, ValueSource};
 
 pub fn helm() -> Helm {
@@ -50,34 +50,6 @@ pub fn container<'a>(spec: &'a PodSpec, name: &str) -> &'a Container {
                 spec.containers.iter().map(|c| &c.name).collect::<Vec<_>>()
             )
         })
-}
-
-/// Where `krill run` looks for `<KRILL_NAME>` when `OPENCLAW_GATEWAY_TOKEN` is unset.
-pub const GATEWAY_TOKENS_DIR: &str = "/krill/secrets/gateway-tokens";
-
-/// The Secret volume the krill container mounts read-only at [`GATEWAY_TOKENS_DIR`].
-pub fn gateway_tokens_volume(spec: &PodSpec) -> &SecretVolumeSource {
-    let mount = container(spec, "krill")
-        .volume_mounts
-        .iter()
-        .flatten()
-        .find(|m| m.mount_path == GATEWAY_TOKENS_DIR)
-        .unwrap_or_else(|| panic!("the krill container does not mount {GATEWAY_TOKENS_DIR}"));
-    assert_eq!(
-        mount.read_only,
-        Some(true),
-        "{GATEWAY_TOKENS_DIR} must be read-only"
-    );
-    assert!(
-        mount.sub_path.is_none(),
-        "a subPath mount would never see a rotated token"
-    );
-    spec.volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == mount.name)
-        .and_then(|v| v.secret.as_ref())
-        .unwrap_or_else(|| panic!("volume {} is not a Secret volume", mount.name))
 }
 
 pub fn env<'a>(container: &'a Container, name: &str) -> &'a EnvVar {

@@ -67,7 +67,22 @@ fn krills_reach_only_dns_and_the_proxy_and_not_each_other() {
         assert_eq!(ports, vec![IntOrString::Int(18789)]);
     }
     let egress = spec.egress.expect("egress");
-    assert_eq!(egress.len(), 2, "DNS and the proxy only: {egress:?}");
+    assert_eq!(egress.len(), 3, "DNS, the keeper and the proxy only: {egress:?}");
+    let keeper_peer = &egress[1].to.as_ref().expect("to")[0];
+    assert_eq!(
+        keeper_peer
+            .pod_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.as_ref())
+            .and_then(|l| l.get("app.kubernetes.io/component"))
+            .map(String::as_str),
+        Some("keeper")
+    );
+    assert_eq!(
+        egress[1].ports.as_ref().and_then(|p| p[0].port.clone()),
+        Some(IntOrString::Int(8080))
+    );
+    let egress = [egress[0].clone(), egress[2].clone()];
     let dns_ports: Vec<_> = egress[0]
         .ports
         .iter()
@@ -119,9 +134,9 @@ fn extra_ingress_and_egress_are_added_and_the_policies_can_be_turned_off() {
     assert_eq!(from.len(), 2, "helm test + the configured peer");
     assert!(from[1].namespace_selector.is_some());
     let egress = spec.egress.expect("egress");
-    assert_eq!(egress.len(), 3);
+    assert_eq!(egress.len(), 4);
     assert_eq!(
-        egress[2]
+        egress[3]
             .to
             .as_ref()
             .and_then(|to| to[0].ip_block.as_ref())
@@ -175,7 +190,7 @@ fn the_proxy_is_litellm_on_port_4000_with_health_probes() {
     assert_eq!(env_value(litellm, "LITELLM_LOCAL_MODEL_COST_MAP"), "True");
     assert_eq!(
         env_secret(litellm, "LITELLM_MASTER_KEY"),
-        ("krill-api-server".into(), "master-key".into())
+        ("krill-master-key".into(), "master-key".into())
     );
     assert_eq!(
         litellm.ports.as_ref().map(|p| p[0].container_port),

@@ -109,188 +109,6 @@ fn provider_keys_stay_in_the_proxys_secret() {
 }
 
 #[test]
-fn krills_present_the_proxy_key_from_a_secret() {
-    let rendered = render_yaml(THREE_KRILLS);
-    for name in ["krill", "krill-alpha", "krill-beta", "krill-gamma"] {
-        let sts = statefulset(&rendered, name);
-        let krill = container(pod_spec(&sts), "krill");
-        assert_eq!(
-            env_secret(krill, "OPENCLAW_API_KEY"),
-            ("krill-api-server".into(), "master-key".into())
-        );
-        assert_eq!(
-            env_value(krill, "OPENCLAW_API_BASE"),
-            "http://krill-api-server:4000/v1"
-        );
-    }
-    let master: Secret = rendered
-        .get("Secret", "krill-api-server")
-        .expect("master key Secret");
-    let key = master
-        .data
-        .and_then(|data| data.get("master-key").cloned())
-        .expect("master-key");
-    assert!(
-        String::from_utf8_lossy(&key.0).starts_with("sk-"),
-        "LiteLLM master keys start with sk-"
-    );
-}
-
-fn secret_data(rendered: &Rendered, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let secret: Secret = rendered
-        .get("Secret", name)
-        .unwrap_or_else(|err| panic!("{err}"));
-    secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(key, value)| (key, value.0))
-        .collect()
-}
-
-/// No container of any krill gets the token through env: every krill reads its own file.
-fn assert_no_token_env(sts: &k8s_openapi::api::apps::v1::StatefulSet) {
-    for container in &pod_spec(sts).containers {
-        assert!(
-            !container
-                .env
-                .iter()
-                .flatten()
-                .any(|e| e.name == "OPENCLAW_GATEWAY_TOKEN"),
-            "{:?}/{}: OPENCLAW_GATEWAY_TOKEN in env",
-            sts.metadata.name,
-            container.name
-        );
-    }
-}
-
-#[test]
-fn each_named_krill_has_its_own_gateway_token() {
-    let rendered = render_yaml(THREE_KRILLS);
-    let mut tokens = Vec::new();
-    for (name, secret_name) in [
-        ("alpha", "krill-alpha-secrets"),
-        ("beta", "krill-beta-secrets"),
-        ("gamma", "krill-gamma-secrets"),
-    ] {
-        let sts = statefulset(&rendered, &format!("krill-{name}"));
-        assert_no_token_env(&sts);
-        let volume = gateway_tokens_volume(pod_spec(&sts));
-        assert_eq!(volume.secret_name.as_deref(), Some(secret_name));
-        let items: Vec<(String, String)> = volume
-            .items
-            .iter()
-            .flatten()
-            .map(|i| (i.key.clone(), i.path.clone()))
-            .collect();
-        assert_eq!(
-            items,
-            [("gateway-token".to_owned(), name.to_owned())],
-            "{name} sees only its own token, as the file named by its KRILL_NAME"
-        );
-        let token = secret_data(&rendered, secret_name)
-            .remove("gateway-token")
-            .expect("gateway-token");
-        assert!(token.len() >= 32, "{secret_name}: token too short");
-        tokens.push(token);
-    }
-    tokens.sort();
-    tokens.dedup();
-    assert_eq!(tokens.len(), 3, "tokens must differ between krills");
-}
-
-/// The fleet's pods share one template, so they share one Secret with a key per pod name; the
-/// helper picks the file named after its pod (KRILL_NAME = metadata.name).
-#[rstest]
-#[case::one(&[], "krill", 1)]
-#[case::three(&[], "krill", 3)]
-#[case::seven(&[], "krill", 7)]
-#[case::other_release_name(&["fullnameOverride=crew"], "crew", 4)]
-fn each_fleet_pod_has_its_own_gateway_token(
-    #[case] sets: &[&str],
-    #[case] full: &str,
-    #[case] replicas: usize,
-) {
-    let mut values: Vec<_> = sets.iter().map(|s| set(s)).collect();
-    values.push(set(&format!("replicas={replicas}")));
-    let rendered = render(&values);
-    let data = secret_data(&rendered, &format!("{full}-gateway-tokens"));
-    let expected: std::collections::BTreeSet<String> =
-        (0..replicas).map(|i| format!("{full}-{i}")).collect();
-    assert_eq!(
-        data.keys()
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>(),
-        expected,
-        "one key per pod name"
-    );
-    for pod in &expected {
-        let token = data
-            .get(pod)
-            .unwrap_or_else(|| panic!("no token for {pod}"));
-        assert!(token.len() >= 32, "{pod}: token too short");
-    }
-    let mut distinct: Vec<&Vec<u8>> = data.values().collect();
-    distinct.sort();
-    distinct.dedup();
-    assert_eq!(distinct.len(), replicas, "every fleet pod's token differs");
-
-    let public = public_text(&rendered);
-    for (pod, token) in &data {
-        let token = String::from_utf8_lossy(token);
-        assert!(
-            !public.contains(token.as_ref()),
-            "{pod}'s token outside a Secret"
-        );
-        assert!(
-            !public.contains(&b64(&token)),
-            "{pod}'s token (base64) outside a Secret"
-        );
-    }
-
-    let sts = statefulset(&rendered, full);
-    assert_no_token_env(&sts);
-    let spec = pod_spec(&sts);
-    let volume = gateway_tokens_volume(spec);
-    assert_eq!(
-        volume.secret_name.as_deref(),
-        Some(format!("{full}-gateway-tokens").as_str())
-    );
-    assert!(
-        volume.items.is_none(),
-        "the template must not depend on replicas (a scale would roll every pod)"
-    );
-    assert_eq!(volume.default_mode, Some(0o440));
-    assert_eq!(
-        spec.security_context.as_ref().and_then(|s| s.fs_group),
-        Some(1000),
-        "0440 files are readable by the krill only through fsGroup"
-    );
-    let name_ref = env(container(spec, "krill"), "KRILL_NAME")
-        .value_from
-        .as_ref()
-        .and_then(|v| v.field_ref.as_ref())
-        .map(|f| f.field_path.clone());
-    assert_eq!(
-        name_ref.as_deref(),
-        Some("metadata.name"),
-        "the key is the pod name"
-    );
-    // The snapshot sidecar has no use for a token.
-    if let Some(sidecar) = spec.containers.iter().find(|c| c.name != "krill") {
-        assert!(
-            !sidecar
-                .volume_mounts
-                .iter()
-                .flatten()
-                .any(|m| m.mount_path == GATEWAY_TOKENS_DIR),
-            "{} mounts the tokens",
-            sidecar.name
-        );
-    }
-}
-
-#[test]
 fn gateway_token_key_names_outside_the_fleet_secret_are_refused_by_the_schema() {
     let stderr = helm()
         .template_error(&[yaml(
@@ -298,74 +116,6 @@ fn gateway_token_key_names_outside_the_fleet_secret_are_refused_by_the_schema() 
         )])
         .unwrap_or_else(|err| panic!("{err}"));
     assert!(stderr.contains("existingSecretKey"), "{stderr}");
-}
-
-#[test]
-fn a_direct_api_key_goes_to_a_secret_when_the_proxy_is_off() {
-    let rendered = render(&[yaml(&format!(
-        "apiServer:\n  enabled: false\napiBase: https://models.example.com/v1\napiKey:\n  value: {API_KEY_SENTINEL}\n"
-    ))]);
-    assert!(!public_text(&rendered).contains(API_KEY_SENTINEL));
-    assert!(
-        secret_values(&rendered)
-            .iter()
-            .any(|value| value == API_KEY_SENTINEL)
-    );
-    let sts = statefulset(&rendered, "krill");
-    let krill = container(pod_spec(&sts), "krill");
-    assert_eq!(
-        env_secret(krill, "OPENCLAW_API_KEY"),
-        ("krill-secrets".into(), "api-key".into())
-    );
-    assert_eq!(
-        env_value(krill, "OPENCLAW_API_BASE"),
-        "https://models.example.com/v1"
-    );
-    assert!(rendered.find("Deployment", "krill-api-server").is_none());
-}
-
-#[test]
-fn existing_secrets_are_used_and_nothing_is_generated_for_them() {
-    let rendered = render(&[krill_chart_tests::ValueSource::File(
-        krill_chart_tests::repo_root().join("harness/tests/chart/cases/existing-secrets.yaml"),
-    )]);
-    let fleet = statefulset(&rendered, "krill");
-    let krill = container(pod_spec(&fleet), "krill");
-    let tokens = gateway_tokens_volume(pod_spec(&fleet));
-    assert_eq!(tokens.secret_name.as_deref(), Some("fleet-token"));
-    assert!(
-        tokens.items.is_none(),
-        "keys are the pod names, all mounted"
-    );
-    assert_eq!(
-        env_secret(krill, "OPENCLAW_API_KEY"),
-        ("proxy-master".into(), "key".into())
-    );
-    let vip = statefulset(&rendered, "krill-vip");
-    let vip_token = gateway_tokens_volume(pod_spec(&vip));
-    assert_eq!(vip_token.secret_name.as_deref(), Some("vip-token"));
-    assert_eq!(
-        vip_token
-            .items
-            .iter()
-            .flatten()
-            .map(|i| (i.key.as_str(), i.path.as_str()))
-            .collect::<Vec<_>>(),
-        [("gateway-token", "vip")]
-    );
-    let generated: Vec<String> = rendered.of_kind("Secret").map(|m| m.name.clone()).collect();
-    assert!(
-        generated.is_empty(),
-        "no Secret should be generated, got {generated:?}"
-    );
-    let proxy = rendered
-        .find("Deployment", "krill-api-server")
-        .expect("proxy");
-    let env_from = proxy
-        .value
-        .pointer("/spec/template/spec/containers/0/envFrom/0/secretRef/name")
-        .and_then(|v| v.as_str());
-    assert_eq!(env_from, Some("provider-keys"));
 }
 
 #[rstest]
@@ -441,53 +191,6 @@ fn env_references_in_configs_are_accepted() {
     );
 }
 
-#[test]
-fn a_krill_can_present_its_own_proxy_key() {
-    let rendered = render(&[
-        yaml(THREE_KRILLS),
-        yaml("krills:\n  alpha:\n    proxyKey:\n      existingSecret: alpha-virtual-key\n"),
-    ]);
-    let alpha = statefulset(&rendered, "krill-alpha");
-    assert_eq!(
-        env_secret(container(pod_spec(&alpha), "krill"), "OPENCLAW_API_KEY"),
-        ("alpha-virtual-key".into(), "api-key".into())
-    );
-    let beta = statefulset(&rendered, "krill-beta");
-    assert_eq!(
-        env_secret(container(pod_spec(&beta), "krill"), "OPENCLAW_API_KEY"),
-        ("krill-api-server".into(), "master-key".into())
-    );
-}
-
-#[test]
-fn gateway_tokens_outlive_their_krill_like_its_volume() {
-    let rendered = render_yaml(THREE_KRILLS);
-    for name in ["krill-gateway-tokens", "krill-alpha-secrets"] {
-        let secret: Secret = rendered
-            .get("Secret", name)
-            .unwrap_or_else(|err| panic!("{err}"));
-        let policy = secret
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("helm.sh/resource-policy"))
-            .map(String::as_str);
-        assert_eq!(
-            policy,
-            Some("keep"),
-            "{name}: a re-added krill must find its token next to its retained PVC"
-        );
-    }
-    let master: Secret = rendered
-        .get("Secret", "krill-api-server")
-        .expect("master key");
-    assert!(
-        master.metadata.annotations.is_none(),
-        "the proxy key is regenerated with the release"
-    );
-}
-
-/// Scaling the fleet must not touch its pod template: a changed template rolls every krill.
 #[rstest]
 #[case(1, 2)]
 #[case(2, 5)]
@@ -500,4 +203,170 @@ fn scaling_the_fleet_keeps_its_pod_template(#[case] before: usize, #[case] after
             .expect("fleet pod template")
     };
     assert_eq!(template(before), template(after));
+}
+
+/// Every krill StatefulSet of a render.
+fn krill_statefulsets(rendered: &Rendered) -> Vec<k8s_openapi::api::apps::v1::StatefulSet> {
+    rendered
+        .manifests
+        .iter()
+        .filter(|m| m.kind == "StatefulSet")
+        .map(|m| statefulset(rendered, &m.name))
+        .collect()
+}
+
+fn keeper_config(rendered: &Rendered) -> serde_json::Value {
+    let map: ConfigMap = rendered
+        .get("ConfigMap", "krill-keeper")
+        .unwrap_or_else(|err| panic!("{err}"));
+    let text = map
+        .data
+        .and_then(|d| d.get("keeper.json").cloned())
+        .expect("keeper.json");
+    serde_json::from_str(&text).expect("keeper.json is JSON")
+}
+
+/// A krill pod holds no Secret: no Secret volume but a user's init.claw, no Secret in a projected
+/// volume, no env from a Secret. Only the keeper-audience token, which the API server refuses.
+#[rstest]
+#[case::defaults("")]
+#[case::named(THREE_KRILLS)]
+#[case::existing(include_str!("../../cases/existing-secrets.yaml"))]
+#[case::no_proxy("apiServer:\n  enabled: false\napiBase: http://models:8000/v1\napiKey:\n  value: sk-direct\n")]
+fn no_krill_pod_mounts_or_references_a_secret(#[case] values: &str) {
+    let rendered = render_yaml(values);
+    let audience = keeper_config(&rendered)["audience"]
+        .as_str()
+        .expect("audience")
+        .to_owned();
+    assert!(audience.starts_with("krill-keeper:"), "{audience}");
+    let statefulsets = krill_statefulsets(&rendered);
+    assert!(!statefulsets.is_empty());
+    for sts in &statefulsets {
+        let name = sts.metadata.name.clone().unwrap_or_default();
+        let spec = pod_spec(sts);
+        assert_eq!(spec.automount_service_account_token, Some(false), "{name}");
+        let mut keeper_tokens = 0;
+        for volume in spec.volumes.iter().flatten() {
+            if let Some(secret) = &volume.secret {
+                assert_eq!(
+                    volume.name, "init-claw",
+                    "{name}: Secret volume {:?} ({:?})",
+                    volume.name, secret.secret_name
+                );
+            }
+            for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+                assert!(source.secret.is_none(), "{name}: a Secret in {}", volume.name);
+                if let Some(token) = &source.service_account_token {
+                    assert_eq!(token.audience.as_deref(), Some(audience.as_str()), "{name}");
+                    assert_eq!(token.expiration_seconds, Some(600), "{name}");
+                    keeper_tokens += 1;
+                }
+            }
+        }
+        assert_eq!(keeper_tokens, 1, "{name}: one keeper token");
+        for container in &spec.containers {
+            for var in container.env.iter().flatten() {
+                assert!(
+                    var.value_from
+                        .as_ref()
+                        .is_none_or(|from| from.secret_key_ref.is_none()),
+                    "{name}/{}: env {} from a Secret",
+                    container.name,
+                    var.name
+                );
+            }
+            assert!(container.env_from.is_none(), "{name}/{}: envFrom", container.name);
+        }
+        assert_eq!(
+            env_value(container(spec, "krill"), "KRILL_KEEPER_URL"),
+            "http://krill-keeper.krill.svc.cluster.local:8080"
+        );
+    }
+}
+
+/// GitOps renders with `helm template`, where `lookup` finds nothing: two renders must be
+/// byte-identical, and no token or key is rendered at all (the keeper creates them in the cluster).
+#[rstest]
+#[case::defaults("")]
+#[case::named(THREE_KRILLS)]
+fn nothing_random_is_rendered(#[case] values: &str) {
+    let first = render_yaml(values);
+    let second = render_yaml(values);
+    let text = |r: &Rendered| {
+        r.manifests
+            .iter()
+            .map(|m| m.value.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(text(&first), text(&second), "two renders differ");
+    for manifest in &first.manifests {
+        if manifest.kind == "Secret" {
+            assert!(
+                !manifest.name.contains("gateway-token")
+                    && !manifest.name.ends_with("-master-key")
+                    && !manifest.name.ends_with("-secrets"),
+                "Secret {} is rendered; the keeper creates it",
+                manifest.name
+            );
+        }
+    }
+}
+
+/// The keeper knows where each krill's token and key live; user Secrets are read, never made.
+#[test]
+fn the_keeper_config_names_each_krills_secrets() {
+    let rendered = render_yaml(THREE_KRILLS);
+    let config = keeper_config(&rendered);
+    assert_eq!(config["krillServiceAccount"], "krill");
+    assert_eq!(config["fleet"]["statefulSet"], "krill");
+    assert_eq!(config["fleet"]["legacySecret"], "krill-gateway-tokens");
+    for name in ["alpha", "beta", "gamma"] {
+        let named = &config["named"][name];
+        assert_eq!(named["statefulSet"], format!("krill-{name}"));
+        assert_eq!(named["token"]["name"], format!("krill-{name}-secrets"));
+        assert_eq!(named["generate"], true);
+    }
+    assert_eq!(config["proxyKey"]["secret"]["name"], "krill-master-key");
+    assert_eq!(config["proxyKey"]["generate"], true);
+
+    let existing = render_yaml(include_str!("../../cases/existing-secrets.yaml"));
+    let config = keeper_config(&existing);
+    assert!(config["fleet"]["existingSecret"].is_string(), "{config}");
+    assert_eq!(config["proxyKey"]["generate"], false, "{config}");
+    for named in config["named"].as_object().into_iter().flat_map(|m| m.values()) {
+        if named["generate"] == false {
+            assert!(named["token"]["name"].is_string(), "{named}");
+        }
+    }
+}
+
+/// The keeper's rights are exactly what it uses: Secrets get/create and pods get in the
+/// namespace, TokenReviews create cluster-wide under a name carrying release and namespace.
+#[test]
+fn the_keeper_has_only_the_rights_it_needs() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
+    let rendered = render_yaml("");
+    let role: Role = rendered.get("Role", "krill-keeper").expect("Role");
+    let rules: Vec<(Vec<String>, Vec<String>)> = role
+        .rules
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| (r.resources.unwrap_or_default(), r.verbs))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (vec!["secrets".to_owned()], vec!["get".to_owned(), "create".to_owned()]),
+            (vec!["pods".to_owned()], vec!["get".to_owned()]),
+        ]
+    );
+    let cluster: ClusterRole = rendered
+        .get("ClusterRole", "krill-krill-keeper")
+        .expect("ClusterRole named after release and namespace");
+    let rules = cluster.rules.unwrap_or_default();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].resources.as_deref(), Some(&["tokenreviews".to_owned()][..]));
+    assert_eq!(rules[0].verbs, ["create"]);
 }

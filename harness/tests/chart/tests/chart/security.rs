@@ -64,9 +64,11 @@ fn assert_restricted(owner: &str, spec: &PodSpec) {
         Some("RuntimeDefault"),
         "{owner}: seccomp"
     );
+    // Only the keeper talks to the API server, with its own account (keeper-rbac.yaml).
+    let is_keeper = spec.service_account_name.as_deref() == Some("krill-keeper");
     assert_eq!(
         spec.automount_service_account_token,
-        Some(false),
+        Some(is_keeper),
         "{owner}: automountServiceAccountToken"
     );
     assert_ne!(spec.host_network, Some(true), "{owner}: hostNetwork");
