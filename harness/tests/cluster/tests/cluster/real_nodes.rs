@@ -309,7 +309,7 @@ async fn from_krill_0_other_krills_resolve_and_their_gateways_check_tokens(
         (
             "krill-1",
             format!("krill-1.krill.{ns}.svc.cluster.local"),
-            gateway_token(&release, "krill-gateway-tokens", "krill-1").await?,
+            gateway_token(&release, "krill-1-gateway-token", "gateway-token").await?,
         ),
         (
             "krill-alice-0",
@@ -342,7 +342,7 @@ async fn from_krill_0_other_krills_resolve_and_their_gateways_check_tokens(
         );
     }
     // krill-0's own token is not krill-1's: fleet pods share a template, not a token.
-    let own = gateway_token(&release, "krill-gateway-tokens", "krill-0").await?;
+    let own = gateway_token(&release, "krill-0-gateway-token", "gateway-token").await?;
     let url = format!("http://{}:{GATEWAY_PORT}/v1/models", targets[0].1);
     let (status, _) = fetch_in_pod(&release, "krill-0", &url, Some(&own)).await?;
     ensure!(
@@ -416,8 +416,8 @@ async fn no_provider_key_is_visible_in_any_krill_container(
     );
 
     for pod in fleet.pod_names() {
-        // And it finds a krill's own secret: its gateway token, in the token file and in the
-        // gateway's environment (`krill run` hands it over).
+        // And it finds a krill's own secret: its gateway token, in the gateway's environment
+        // (`krill run` hands over what the keeper answered; no file holds it).
         let (secret, key) = match pod
             .strip_suffix("-0")
             .and_then(|p| p.strip_prefix("krill-"))
@@ -425,15 +425,14 @@ async fn no_provider_key_is_visible_in_any_krill_container(
             Some(name) if fleet.named.iter().any(|n| n == name) => {
                 (format!("krill-{name}-secrets"), "gateway-token".to_owned())
             }
-            _ => ("krill-gateway-tokens".to_owned(), pod.clone()),
+            _ => (format!("{pod}-gateway-token"), "gateway-token".to_owned()),
         };
         let token = gateway_token(&release, &secret, &key).await?;
         let own = places_holding(&release, &pod, "krill", &token).await?;
         ensure!(
-            own.iter().any(|l| l.starts_with("environ "))
-                && own.iter().any(|l| l.starts_with("file /krill/secrets/")),
-            "{pod}: its own token was not found in a process environment and its token file, so \
-             the search proves nothing: {own:?}"
+            own.iter().any(|l| l.starts_with("environ ")),
+            "{pod}: its own token was not found in a process environment, so the search proves \
+             nothing: {own:?}"
         );
         for container in ["krill", "snapshot"] {
             let leaks = places_holding(&release, &pod, container, &provider_key).await?;
@@ -639,7 +638,7 @@ async fn a_krill_keeps_its_volume_and_token_across_a_deleted_pod_and_a_reinstall
     release.install(&values).await?;
     wait_for_fleet(&release, &fleet).await?;
     let claim = claim_uid(&release).await?;
-    let token = gateway_token(&release, "krill-gateway-tokens", "krill-0").await?;
+    let token = gateway_token(&release, "krill-0-gateway-token", "gateway-token").await?;
     release
         .exec(
             "krill-0",
@@ -706,7 +705,7 @@ async fn a_krill_keeps_its_volume_and_token_across_a_deleted_pod_and_a_reinstall
         "reinstall took a new claim"
     );
     ensure!(
-        gateway_token(&release, "krill-gateway-tokens", "krill-0").await? == token,
+        gateway_token(&release, "krill-0-gateway-token", "gateway-token").await? == token,
         "reinstall minted a new token"
     );
     same_krill(&release, &token).await?;
@@ -796,7 +795,7 @@ async fn an_agent_turn_reaches_the_stand_in_through_the_proxy_and_writes_to_the_
     wait_for_fleet(&release, &Fleet::new(1, &[])).await?;
     krill_cluster::wait_for_deployment_ready(&client, &ns, "krill-api-server", ROLLOUT).await?;
 
-    let token = gateway_token(&release, "krill-gateway-tokens", "krill-0").await?;
+    let token = gateway_token(&release, "krill-0-gateway-token", "gateway-token").await?;
     let (status, body) = chat_in_pod(
         &release,
         "krill-0",
@@ -832,5 +831,158 @@ async fn an_agent_turn_reaches_the_stand_in_through_the_proxy_and_writes_to_the_
         "{path} holds {:?}",
         out.stdout
     );
+    Ok(())
+}
+
+/// A request from inside `pod` with the image's Node, as an agent's tool would make it: (HTTP
+/// status, body). The API server's certificate is not checked: what matters is its answer.
+async fn request_in_pod(
+    release: &TestRelease,
+    pod: &str,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
+    const SCRIPT: &str = r#"
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+const [method, url, token, body] = process.argv.slice(1);
+const headers = { "content-type": "application/json" };
+if (token) headers.authorization = `Bearer ${token}`;
+try {
+  const res = await fetch(url, { method, headers, body: body || undefined, signal: AbortSignal.timeout(10000) });
+  console.log(JSON.stringify({ status: res.status, body: await res.text() }));
+} catch (err) {
+  console.log(JSON.stringify({ error: String(err && err.cause ? err.cause : err) }));
+}
+"#;
+    let command = [
+        "node",
+        "--no-warnings",
+        "--input-type=module",
+        "-e",
+        SCRIPT,
+        method,
+        url,
+        token.unwrap_or(""),
+        body.unwrap_or(""),
+    ];
+    let out = release
+        .exec(pod, Some("krill"), &command, EXEC)
+        .await?
+        .require_success(pod, &["node", "-e", "<request>", method, url])?;
+    let reply: Value = serde_json::from_str(out.stdout.trim())
+        .with_context(|| format!("request in {pod} printed no JSON: {out:?}"))?;
+    if let Some(error) = reply["error"].as_str() {
+        bail!("{method} {url} from {pod} failed: {error}");
+    }
+    Ok((
+        reply["status"].as_u64().unwrap_or_default() as u16,
+        reply["body"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+#[rstest]
+#[tokio::test]
+async fn krill_0_can_read_its_own_token_and_no_siblings(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "looking for secrets from inside a krill pod").await? {
+        return Ok(());
+    }
+    let (fleet, values) = two_plus_one();
+    // Opened for this test only, so that the API server's own answer (not a NetworkPolicy) is
+    // what refuses the pod's token.
+    let values = Values::new().yaml(values).yaml(
+        "networkPolicy:\n  extraEgress:\n    - ports: [{port: 443, protocol: TCP}, \
+         {port: 6443, protocol: TCP}]\n",
+    );
+    release.install(&values).await?;
+    wait_for_fleet(&release, &fleet).await?;
+    let ns = release.namespace().to_owned();
+    let own = gateway_token(&release, "krill-0-gateway-token", "gateway-token").await?;
+    let sibling = gateway_token(&release, "krill-1-gateway-token", "gateway-token").await?;
+    let named = gateway_token(&release, "krill-alice-secrets", "gateway-token").await?;
+    ensure!(own != sibling && own != named, "two krills share a token");
+
+    // Environment, every file under the usual places, every /proc/*/environ it can read: its own
+    // token is there (the gateway's environment), no sibling's.
+    let found = places_holding(&release, "krill-0", "krill", &own).await?;
+    ensure!(
+        found.iter().any(|l| l.starts_with("environ ")),
+        "krill-0's own token is not in its gateway's environment: {found:?}"
+    );
+    for (whose, token) in [("krill-1", &sibling), ("krill-alice", &named)] {
+        for container in ["krill", "snapshot"] {
+            let leaks = places_holding(&release, "krill-0", container, token).await?;
+            ensure!(
+                leaks.is_empty(),
+                "krill-0/{container} can read {whose}'s token at {leaks:?}"
+            );
+        }
+    }
+
+    // The only credential a krill pod holds is its keeper token: the API server refuses it.
+    let projected = release
+        .exec("krill-0", Some("krill"), &["cat", "/krill/secrets/keeper/token"], EXEC)
+        .await?
+        .require_success("krill-0", &["cat", "/krill/secrets/keeper/token"])?
+        .stdout
+        .trim()
+        .to_owned();
+    ensure!(!projected.is_empty(), "no keeper token in krill-0");
+    let api = format!("https://kubernetes.default.svc/api/v1/namespaces/{ns}/secrets");
+    let (status, body) =
+        request_in_pod(&release, "krill-0", "GET", &api, Some(&projected), None).await?;
+    ensure!(
+        status == 401,
+        "the API server accepted krill-0's keeper token: HTTP {status} {body:.300}"
+    );
+
+    // The keeper gives krill-0 its own credentials and refuses anything else.
+    let keeper = format!("http://krill-keeper.{ns}.svc.cluster.local:8080/v1/credentials");
+    let (status, body) = request_in_pod(
+        &release,
+        "krill-0",
+        "POST",
+        &keeper,
+        Some(&projected),
+        Some(r#"{"name":"krill-0"}"#),
+    )
+    .await?;
+    let answer: Value = serde_json::from_str(&body).unwrap_or_default();
+    ensure!(
+        status == 200 && answer["gatewayToken"] == own.as_str() && answer["name"] == "krill-0",
+        "the keeper did not give krill-0 its own token: HTTP {status}"
+    );
+    for asked in ["krill-1", "alice"] {
+        let request = format!(r#"{{"name":"{asked}"}}"#);
+        let (status, body) = request_in_pod(
+            &release,
+            "krill-0",
+            "POST",
+            &keeper,
+            Some(&projected),
+            Some(&request),
+        )
+        .await?;
+        ensure!(
+            status == 403 && body.contains(asked) && !body.contains(&sibling) && !body.contains(&named),
+            "the keeper did not refuse krill-0 asking for {asked}: HTTP {status} {body:.300}"
+        );
+    }
+    let (status, body) =
+        request_in_pod(&release, "krill-0", "POST", &keeper, None, Some("{}")).await?;
+    ensure!(status == 401, "the keeper answered without a token: HTTP {status} {body:.300}");
+    let (status, body) = request_in_pod(
+        &release,
+        "krill-0",
+        "POST",
+        &keeper,
+        Some(&format!("{projected}x")),
+        Some("{}"),
+    )
+    .await?;
+    ensure!(status == 401, "the keeper accepted a forged token: HTTP {status} {body:.300}");
     Ok(())
 }
