@@ -986,3 +986,37 @@ async fn krill_0_can_read_its_own_token_and_no_siblings(
     ensure!(status == 401, "the keeper accepted a forged token: HTTP {status} {body:.300}");
     Ok(())
 }
+
+#[rstest]
+#[tokio::test]
+async fn a_pod_scaled_past_replicas_gets_its_own_token(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use kube::api::{Patch, PatchParams};
+    if !real_nodes(&release, "kubectl scale past the release's replicas").await? {
+        return Ok(());
+    }
+    release.install(&Values::new().yaml("replicas: 1\n")).await?;
+    wait_for_fleet(&release, &Fleet::new(1, &[])).await?;
+    // What `kubectl scale statefulset krill --replicas 2` (or an HPA) does: no Helm involved.
+    release
+        .api::<StatefulSet>()
+        .patch_scale(
+            "krill",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .context("scaling StatefulSet krill to 2")?;
+    wait_for_fleet(&release, &Fleet::new(2, &[])).await?;
+    let first = gateway_token(&release, "krill-0-gateway-token", "gateway-token").await?;
+    let added = gateway_token(&release, "krill-1-gateway-token", "gateway-token").await?;
+    ensure!(first != added, "the added pod got krill-0's token");
+    let found = places_holding(&release, "krill-1", "krill", &added).await?;
+    ensure!(
+        found.iter().any(|l| l.starts_with("environ ")),
+        "krill-1's gateway does not hold its own token: {found:?}"
+    );
+    Ok(())
+}
