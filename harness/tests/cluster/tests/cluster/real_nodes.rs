@@ -1020,3 +1020,92 @@ async fn a_pod_scaled_past_replicas_gets_its_own_token(
     );
     Ok(())
 }
+
+/// What Argo CD and Flux do: `helm template | kubectl apply`, where `lookup` finds nothing.
+async fn template_and_apply(release: &TestRelease, values: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut sources: Vec<krill_test_support::ValueSource> = Vec::new();
+    if let Some(base) = release.cluster().base_values() {
+        sources.push(krill_test_support::ValueSource::File(base.to_owned()));
+    }
+    sources.push(krill_test_support::ValueSource::Yaml(values.to_owned()));
+    let manifests = release
+        .helm()
+        .template("krill", release.namespace(), &sources)?;
+    let kubectl = release.cluster().tools().find("kubectl")?;
+    let kubeconfig = std::env::var("KRILL_KUBECONFIG").context("KRILL_KUBECONFIG")?;
+    let mut child = std::process::Command::new(kubectl)
+        .args(["--kubeconfig", &kubeconfig, "apply", "-n", release.namespace(), "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("kubectl stdin")?
+        .write_all(manifests.as_bytes())?;
+    let out = child.wait_with_output()?;
+    ensure!(
+        out.status.success(),
+        "kubectl apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[rstest]
+#[tokio::test]
+async fn two_gitops_syncs_keep_every_token_and_key(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if !real_nodes(&release, "helm template | kubectl apply").await? {
+        return Ok(());
+    }
+    let (fleet, values) = two_plus_one();
+    template_and_apply(&release, values).await?;
+    wait_for_fleet(&release, &fleet).await?;
+    let held = [
+        ("krill-0-gateway-token", "gateway-token"),
+        ("krill-1-gateway-token", "gateway-token"),
+        ("krill-alice-secrets", "gateway-token"),
+        ("krill-master-key", "master-key"),
+    ];
+    let mut before = Vec::new();
+    for (secret, key) in held {
+        before.push(gateway_token(&release, secret, key).await?);
+    }
+    template_and_apply(&release, values).await?;
+    // A krill restarted after the sync still gets, and is accepted with, the same token.
+    release
+        .api::<Pod>()
+        .delete("krill-0", &Default::default())
+        .await
+        .context("deleting krill-0")?;
+    poll("krill-0 to be replaced", ROLLOUT, || async {
+        let pod = release
+            .api::<Pod>()
+            .get_opt("krill-0")
+            .await
+            .map_err(krill_cluster::ClusterError::from)?;
+        Ok(match pod {
+            Some(p) if support::is_ready(&p) && p.metadata.deletion_timestamp.is_none() => {
+                Probe::Ready(())
+            }
+            other => Probe::Pending(format!("{:?}", other.map(|p| p.status))),
+        })
+    })
+    .await?;
+    wait_for_fleet(&release, &fleet).await?;
+    for ((secret, key), old) in held.iter().zip(&before) {
+        let now = gateway_token(&release, secret, key).await?;
+        ensure!(&now == old, "{secret}/{key} changed across two syncs");
+    }
+    let url = format!("http://127.0.0.1:{GATEWAY_PORT}/v1/models");
+    let (status, body) = fetch_in_pod(&release, "krill-0", &url, Some(&before[0])).await?;
+    ensure!(
+        status == 200,
+        "restarted krill-0 refused its token after the syncs: HTTP {status} {body:.300}"
+    );
+    Ok(())
+}
