@@ -93,7 +93,11 @@ enum Command {
     /// proves who it is with its projected token gets its own, nothing else.
     Keeper {
         /// The release's keeper config (the chart's ConfigMap `<fullname>-keeper`).
-        #[arg(long, env = "KRILL_KEEPER_CONFIG", default_value = "/krill/keeper/keeper.json")]
+        #[arg(
+            long,
+            env = "KRILL_KEEPER_CONFIG",
+            default_value = "/krill/keeper/keeper.json"
+        )]
         config: PathBuf,
         /// Address to listen on.
         #[arg(long, env = "KRILL_KEEPER_LISTEN", default_value = "0.0.0.0:8080")]

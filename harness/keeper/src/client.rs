@@ -191,10 +191,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_token_file_is_named() {
-        let error = fetch_once(&settings("http://127.0.0.1:9", Path::new("/nonexistent/token")))
-            .await
-            .expect_err("fails")
-            .to_string();
+        let error = fetch_once(&settings(
+            "http://127.0.0.1:9",
+            Path::new("/nonexistent/token"),
+        ))
+        .await
+        .expect_err("fails")
+        .to_string();
         assert!(error.contains("/nonexistent/token"), "{error}");
     }
 
@@ -225,9 +228,10 @@ mod tests {
         let token = dir.join("token");
         std::fs::write(&token, "t").expect("token");
         let mut lines = Vec::new();
-        let error = fetch(&settings(&format!("http://127.0.0.1:{port}"), &token), |l| {
-            lines.push(l.to_owned())
-        })
+        let error = fetch(
+            &settings(&format!("http://127.0.0.1:{port}"), &token),
+            |l| lines.push(l.to_owned()),
+        )
         .await
         .expect_err("gives up");
         assert!(matches!(error, ClientError::Unreachable { .. }), "{error}");

@@ -42,7 +42,9 @@ pub enum Refusal {
         expected: String,
         got: Option<String>,
     },
-    #[error("pod {pod} is not one of this release's krills (label {label} is {got:?}, not {expected:?})")]
+    #[error(
+        "pod {pod} is not one of this release's krills (label {label} is {got:?}, not {expected:?})"
+    )]
     NotAKrill {
         pod: String,
         label: String,
@@ -345,7 +347,11 @@ mod tests {
     #[case::the_proxy(pod("krill-0", "u1", &[("app.kubernetes.io/instance", "krill"), ("app.kubernetes.io/component", "api-server")], "krill"), "krill-0", "app.kubernetes.io/component")]
     #[case::unlabelled(pod("krill-0", "u1", &[("app.kubernetes.io/instance", "krill"), ("app.kubernetes.io/component", "krill")], "krill"), "krill-0", ANONYMOUS_LABEL)]
     #[case::unknown_named(pod("krill-bob-0", "u1", &[("app.kubernetes.io/instance", "krill"), ("app.kubernetes.io/component", "krill"), (NAME_LABEL, "bob")], "krill"), "krill-bob-0", "does not have")]
-    #[case::named_label_on_wrong_pod(pod("krill-3", "u1", ALICE, "krill"), "krill-3", "krill-alice-<ordinal>")]
+    #[case::named_label_on_wrong_pod(
+        pod("krill-3", "u1", ALICE, "krill"),
+        "krill-3",
+        "krill-alice-<ordinal>"
+    )]
     #[case::not_a_fleet_ordinal(pod("krill-x", "u1", FLEET, "krill"), "krill-x", "krill-<ordinal>")]
     fn pods_that_are_not_this_krill_are_refused(
         #[case] pod: Pod,

@@ -33,12 +33,9 @@ pub async fn proxy_key_for(
         Krill::Fleet { .. } => None,
     };
     let at = own.unwrap_or(&config.proxy_key.secret);
-    store
-        .read(at)
-        .await?
-        .ok_or_else(|| ProxyKeyError::Missing {
-            secret: at.name.clone(),
-            key: at.key.clone(),
-            krill: krill.name().to_owned(),
-        })
+    store.read(at).await?.ok_or_else(|| ProxyKeyError::Missing {
+        secret: at.name.clone(),
+        key: at.key.clone(),
+        krill: krill.name().to_owned(),
+    })
 }

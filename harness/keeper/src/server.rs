@@ -16,7 +16,9 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::PostParams;
 use kube::{Api, Client};
 
-use crate::api::{CREDENTIALS_PATH, Credentials, CredentialsRequest, HEALTH_PATH, READY_PATH, Refusal};
+use crate::api::{
+    CREDENTIALS_PATH, Credentials, CredentialsRequest, HEALTH_PATH, READY_PATH, Refusal,
+};
 use crate::config::{KeeperConfig, SecretRef, TOKEN_KEY};
 use crate::identity::{self, Krill};
 use crate::proxy_key::{ProxyKeyError, proxy_key_for};
@@ -28,7 +30,9 @@ const SECRET_LENGTH: usize = 48;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("no Kubernetes API client (the keeper runs in the cluster, with its service account): {0}")]
+    #[error(
+        "no Kubernetes API client (the keeper runs in the cluster, with its service account): {0}"
+    )]
     Client(kube::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -56,7 +60,9 @@ enum KeeperError {
     Store(#[from] StoreError),
     #[error(transparent)]
     ProxyKey(#[from] ProxyKeyError),
-    #[error("Secret {secret} has no key {key} for krill {krill}: add one (gatewayToken.existingSecret holds one key per pod the fleet may scale to)")]
+    #[error(
+        "Secret {secret} has no key {key} for krill {krill}: add one (gatewayToken.existingSecret holds one key per pod the fleet may scale to)"
+    )]
     NoToken {
         secret: String,
         key: String,
@@ -171,7 +177,10 @@ async fn bootstrap(keeper: Arc<Keeper>) {
         match outcome {
             Ok(()) => {
                 keeper.ready.store(true, Ordering::SeqCst);
-                eprintln!("keeper: ready (the proxy key is in Secret {})", key.secret.name);
+                eprintln!(
+                    "keeper: ready (the proxy key is in Secret {})",
+                    key.secret.name
+                );
                 return;
             }
             Err(error) => {

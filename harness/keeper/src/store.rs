@@ -18,7 +18,9 @@ pub enum StoreError {
     Read { secret: String, source: kube::Error },
     #[error("creating Secret {secret}: {source}")]
     Create { secret: String, source: kube::Error },
-    #[error("Secret {secret} exists without the key {key}; add it (the keeper never rewrites a Secret it did not create empty)")]
+    #[error(
+        "Secret {secret} exists without the key {key}; add it (the keeper never rewrites a Secret it did not create empty)"
+    )]
     KeyMissing { secret: String, key: String },
     #[error("Secret {secret} key {key} is not UTF-8 text")]
     NotText { secret: String, key: String },
@@ -77,12 +79,13 @@ impl Store {
         match self.secrets.create(&PostParams::default(), &secret).await {
             Ok(_) => Ok(value),
             // Lost a race: the winner's value is the one.
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                self.existing(at).await?.ok_or_else(|| StoreError::KeyMissing {
+            Err(kube::Error::Api(status)) if status.code == 409 => self
+                .existing(at)
+                .await?
+                .ok_or_else(|| StoreError::KeyMissing {
                     secret: at.name.clone(),
                     key: at.key.clone(),
-                })
-            }
+                }),
             Err(source) => Err(StoreError::Create {
                 secret: at.name.clone(),
                 source,
@@ -93,14 +96,14 @@ impl Store {
     /// The value of a Secret that exists (an error when it lacks the key), `None` when the
     /// Secret does not exist.
     async fn existing(&self, at: &SecretRef) -> Result<Option<String>, StoreError> {
-        let Some(secret) = self
-            .secrets
-            .get_opt(&at.name)
-            .await
-            .map_err(|source| StoreError::Read {
-                secret: at.name.clone(),
-                source,
-            })?
+        let Some(secret) =
+            self.secrets
+                .get_opt(&at.name)
+                .await
+                .map_err(|source| StoreError::Read {
+                    secret: at.name.clone(),
+                    source,
+                })?
         else {
             return Ok(None);
         };

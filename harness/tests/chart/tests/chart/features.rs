@@ -67,7 +67,11 @@ fn krills_reach_only_dns_and_the_proxy_and_not_each_other() {
         assert_eq!(ports, vec![IntOrString::Int(18789)]);
     }
     let egress = spec.egress.expect("egress");
-    assert_eq!(egress.len(), 3, "DNS, the keeper and the proxy only: {egress:?}");
+    assert_eq!(
+        egress.len(),
+        3,
+        "DNS, the keeper and the proxy only: {egress:?}"
+    );
     let keeper_peer = &egress[1].to.as_ref().expect("to")[0];
     assert_eq!(
         keeper_peer

@@ -232,7 +232,9 @@ fn keeper_config(rendered: &Rendered) -> serde_json::Value {
 #[case::defaults("")]
 #[case::named(THREE_KRILLS)]
 #[case::existing(include_str!("../../cases/existing-secrets.yaml"))]
-#[case::no_proxy("apiServer:\n  enabled: false\napiBase: http://models:8000/v1\napiKey:\n  value: sk-direct\n")]
+#[case::no_proxy(
+    "apiServer:\n  enabled: false\napiBase: http://models:8000/v1\napiKey:\n  value: sk-direct\n"
+)]
 fn no_krill_pod_mounts_or_references_a_secret(#[case] values: &str) {
     let rendered = render_yaml(values);
     let audience = keeper_config(&rendered)["audience"]
@@ -255,8 +257,16 @@ fn no_krill_pod_mounts_or_references_a_secret(#[case] values: &str) {
                     volume.name, secret.secret_name
                 );
             }
-            for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
-                assert!(source.secret.is_none(), "{name}: a Secret in {}", volume.name);
+            for source in volume
+                .projected
+                .iter()
+                .flat_map(|p| p.sources.iter().flatten())
+            {
+                assert!(
+                    source.secret.is_none(),
+                    "{name}: a Secret in {}",
+                    volume.name
+                );
                 if let Some(token) = &source.service_account_token {
                     assert_eq!(token.audience.as_deref(), Some(audience.as_str()), "{name}");
                     assert_eq!(token.expiration_seconds, Some(600), "{name}");
@@ -276,7 +286,11 @@ fn no_krill_pod_mounts_or_references_a_secret(#[case] values: &str) {
                     var.name
                 );
             }
-            assert!(container.env_from.is_none(), "{name}/{}: envFrom", container.name);
+            assert!(
+                container.env_from.is_none(),
+                "{name}/{}: envFrom",
+                container.name
+            );
         }
         assert_eq!(
             env_value(container(spec, "krill"), "KRILL_KEEPER_URL"),
@@ -335,7 +349,11 @@ fn the_keeper_config_names_each_krills_secrets() {
     let config = keeper_config(&existing);
     assert!(config["fleet"]["existingSecret"].is_string(), "{config}");
     assert_eq!(config["proxyKey"]["generate"], false, "{config}");
-    for named in config["named"].as_object().into_iter().flat_map(|m| m.values()) {
+    for named in config["named"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
         if named["generate"] == false {
             assert!(named["token"]["name"].is_string(), "{named}");
         }
@@ -358,7 +376,10 @@ fn the_keeper_has_only_the_rights_it_needs() {
     assert_eq!(
         rules,
         [
-            (vec!["secrets".to_owned()], vec!["get".to_owned(), "create".to_owned()]),
+            (
+                vec!["secrets".to_owned()],
+                vec!["get".to_owned(), "create".to_owned()]
+            ),
             (vec!["pods".to_owned()], vec!["get".to_owned()]),
         ]
     );
@@ -367,6 +388,9 @@ fn the_keeper_has_only_the_rights_it_needs() {
         .expect("ClusterRole named after release and namespace");
     let rules = cluster.rules.unwrap_or_default();
     assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].resources.as_deref(), Some(&["tokenreviews".to_owned()][..]));
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["tokenreviews".to_owned()][..])
+    );
     assert_eq!(rules[0].verbs, ["create"]);
 }

@@ -7,5 +7,4 @@ mod helm_test;
 mod install;
 mod real_nodes;
 mod support;
-mod tokens;
 mod volumes;

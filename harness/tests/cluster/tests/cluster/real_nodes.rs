@@ -924,7 +924,12 @@ async fn krill_0_can_read_its_own_token_and_no_siblings(
 
     // The only credential a krill pod holds is its keeper token: the API server refuses it.
     let projected = release
-        .exec("krill-0", Some("krill"), &["cat", "/krill/secrets/keeper/token"], EXEC)
+        .exec(
+            "krill-0",
+            Some("krill"),
+            &["cat", "/krill/secrets/keeper/token"],
+            EXEC,
+        )
         .await?
         .require_success("krill-0", &["cat", "/krill/secrets/keeper/token"])?
         .stdout
@@ -967,13 +972,19 @@ async fn krill_0_can_read_its_own_token_and_no_siblings(
         )
         .await?;
         ensure!(
-            status == 403 && body.contains(asked) && !body.contains(&sibling) && !body.contains(&named),
+            status == 403
+                && body.contains(asked)
+                && !body.contains(&sibling)
+                && !body.contains(&named),
             "the keeper did not refuse krill-0 asking for {asked}: HTTP {status} {body:.300}"
         );
     }
     let (status, body) =
         request_in_pod(&release, "krill-0", "POST", &keeper, None, Some("{}")).await?;
-    ensure!(status == 401, "the keeper answered without a token: HTTP {status} {body:.300}");
+    ensure!(
+        status == 401,
+        "the keeper answered without a token: HTTP {status} {body:.300}"
+    );
     let (status, body) = request_in_pod(
         &release,
         "krill-0",
@@ -983,7 +994,10 @@ async fn krill_0_can_read_its_own_token_and_no_siblings(
         Some("{}"),
     )
     .await?;
-    ensure!(status == 401, "the keeper accepted a forged token: HTTP {status} {body:.300}");
+    ensure!(
+        status == 401,
+        "the keeper accepted a forged token: HTTP {status} {body:.300}"
+    );
     Ok(())
 }
 
@@ -997,7 +1011,9 @@ async fn a_pod_scaled_past_replicas_gets_its_own_token(
     if !real_nodes(&release, "kubectl scale past the release's replicas").await? {
         return Ok(());
     }
-    release.install(&Values::new().yaml("replicas: 1\n")).await?;
+    release
+        .install(&Values::new().yaml("replicas: 1\n"))
+        .await?;
     wait_for_fleet(&release, &Fleet::new(1, &[])).await?;
     // What `kubectl scale statefulset krill --replicas 2` (or an HPA) does: no Helm involved.
     release
@@ -1035,7 +1051,15 @@ async fn template_and_apply(release: &TestRelease, values: &str) -> anyhow::Resu
     let kubectl = release.cluster().tools().find("kubectl")?;
     let kubeconfig = std::env::var("KRILL_KUBECONFIG").context("KRILL_KUBECONFIG")?;
     let mut child = std::process::Command::new(kubectl)
-        .args(["--kubeconfig", &kubeconfig, "apply", "-n", release.namespace(), "-f", "-"])
+        .args([
+            "--kubeconfig",
+            &kubeconfig,
+            "apply",
+            "-n",
+            release.namespace(),
+            "-f",
+            "-",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -375,7 +375,7 @@ fn workspace_edges() -> (CrateDirs, Vec<Edge>) {
     (dirs, edges)
 }
 
-const SHIPPED: [&str; 2] = ["krill-claw", "krill-helper"];
+const SHIPPED: [&str; 3] = ["krill-claw", "krill-keeper", "krill-helper"];
 
 #[test]
 fn claw_knows_nothing_of_the_workspace() {
