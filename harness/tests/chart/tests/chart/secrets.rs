@@ -9,7 +9,6 @@ use krill_chart_tests::Rendered;
 use rstest::rstest;
 
 const PROVIDER_SENTINEL: &str = "sentinel-provider-key-7f3a9c";
-const API_KEY_SENTINEL: &str = "sentinel-direct-api-key-51bd02";
 
 fn b64(text: &str) -> String {
     // Enough base64 for the assertion (standard alphabet, padding).
