@@ -98,12 +98,14 @@ krills_wait() {
   done
 }
 
-# krill_last_snapshot POD: "<time> <size>" of the krill's newest snapshot, or "none yet".
+# krill_last_snapshot POD: "<time> (<size>)" of the krill's newest snapshot, "none yet", or
+# "unknown (...)" when its snapshot container cannot be asked (not running yet, snapshots off).
 krill_last_snapshot() {
-  local newest
-  newest=$(krills_kubectl exec "$1" -c snapshots -- \
-    find /krill/snapshots -maxdepth 1 -name '*.claw' -printf '%TY-%Tm-%Td %TH:%TM %s\n' 2>/dev/null \
-    | sort | tail -n 1)
+  local listing newest
+  listing=$(krills_kubectl exec "$1" -c snapshot -- \
+    find /krill/snapshots -maxdepth 1 -name '*.claw' -printf '%TY-%Tm-%Td %TH:%TM %s\n' 2>&1) \
+    || { echo "unknown ($(tail -n 1 <<<"$listing" | cut -c1-60))"; return; }
+  newest=$(sort <<<"$listing" | tail -n 1)
   [[ -n $newest ]] || { echo "none yet"; return; }
   read -r day minute bytes <<<"$newest"
   echo "$day $minute ($((bytes / 1024)) KiB)"
