@@ -34,6 +34,7 @@ install() {
   local tool
   for tool in initdb pg_ctl postgres psql pg_isready createdb; do
     # exec keeps the real binary's location, from which PostgreSQL finds its share and lib dirs.
+    # shellcheck disable=SC2016 # the wrapper expands LD_LIBRARY_PATH when it runs, not now
     printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s "$@"\n' \
       "$libs" "$real/$tool" >"$out/bin/$tool"
     chmod +x "$out/bin/$tool"
