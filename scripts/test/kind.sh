@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kind test phase: the cluster suite on real nodes. Builds the images the pods run (the krill
-# image, the local LiteLLM proxy, the stand-in model; build_test_images in scripts/image/lib.sh),
+# image, the local LiteLLM proxy, the stand-in model, PostgreSQL; build_test_images in scripts/image/lib.sh),
 # brings up the kind cluster (scripts/cluster/kind.sh), loads the images into its node, and runs
 # `cargo test -p krill-cluster --test cluster` with KRILL_CLUSTER=kind and a values file that
 # points the chart at the loaded images. Leaves a kind cluster it did not start running; deletes
@@ -33,12 +33,13 @@ start=$SECONDS
 choose_bases
 src=$(image_source "$work")
 build_test_images "$src" || setup_failed "building the images failed"
-log "images ready in $((SECONDS - start)) s: $KRILL_IMAGE $KRILL_TEST_LITELLM_IMAGE $KRILL_TEST_STAND_IN_IMAGE"
+log "images ready in $((SECONDS - start)) s: $KRILL_IMAGE $KRILL_TEST_LITELLM_IMAGE $KRILL_TEST_STAND_IN_IMAGE $KRILL_TEST_POSTGRES_IMAGE"
 
 start=$SECONDS
 cluster_env=$(scripts/cluster/kind.sh up) || setup_failed "bringing up the kind cluster failed"
 eval "$cluster_env"
 scripts/cluster/kind.sh load "$KRILL_IMAGE" "$KRILL_TEST_LITELLM_IMAGE" "$KRILL_TEST_STAND_IN_IMAGE" \
+  "$KRILL_TEST_POSTGRES_IMAGE" \
   || setup_failed "loading the images into the kind node failed"
 log "kind cluster up with the images loaded in $((SECONDS - start)) s"
 
@@ -58,6 +59,11 @@ apiServer:
   image: {$(image_ref "$KRILL_TEST_LITELLM_IMAGE")}
   resources:
     requests: {cpu: 20m}
+  database:
+    postgres:
+      image: {$(image_ref "$KRILL_TEST_POSTGRES_IMAGE")}
+      resources:
+        requests: {cpu: 10m}
 YAML
 export KRILL_TEST_VALUES=$work/kind-values.yaml
 

@@ -41,3 +41,8 @@ krill` gives `krill`, `krill-0`, `krill-api-server`), else `<release>-<chart>`.
 {{- define "krill.apiServerName" -}}
 {{- printf "%s-api-server" (include "krill.fullname" .) }}
 {{- end }}
+
+{{/* The development PostgreSQL's StatefulSet, Service, Secret and NetworkPolicy. */}}
+{{- define "krill.postgresName" -}}
+{{- printf "%s-postgres" (include "krill.fullname" .) }}
+{{- end }}
