@@ -2,7 +2,7 @@
 # Builds the kind node image for machines that cannot pull kind's own (no registry reachable) and
 # prints its reference, krill-kind-node:<kubernetes version>-<hash of its inputs>. Nothing is
 # pulled: the root is the local Debian base (scripts/image/base-image.sh) plus Debian's systemd,
-# containerd, runc and CNI plugins; kubeadm, kubelet, kubectl and every image the cluster runs
+# containerd, runc and CNI plugins; kubeadm, kubelet, kubectl, crictl and every image the cluster runs
 # are built here from the pinned sources. A built image is reused until an input changes.
 #
 # Why not `kind build node-image`: it fetches every image it bundles from a registry inside its
@@ -23,7 +23,7 @@ REPO=krill.local
 inputs_hash() {
   {
     (cd "$SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-    grep -E '^(KUBERNETES_VERSION|KUBERNETES_STAGING_VERSION|ETCD_VERSION|COREDNS_VERSION|LOCAL_PATH_PROVISIONER_VERSION|BASE_SUITE)=' \
+    grep -E '^(KUBERNETES_VERSION|KUBERNETES_STAGING_VERSION|ETCD_VERSION|COREDNS_VERSION|LOCAL_PATH_PROVISIONER_VERSION|CRI_TOOLS_VERSION|BASE_SUITE)=' \
       "$KRILL_ROOT/scripts/versions.env"
   } | sha256sum | cut -c1-12
 }
@@ -34,13 +34,14 @@ pause_ref() { sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p' "$SRC/files/etc/contai
 build() {
   docker image inspect "$REF" >/dev/null 2>&1 && return 0
   local start=$SECONDS T=$KRILL_ROOT/scripts/tools
-  local base node_bin k8s_bin etcd_bin coredns_bin lpp_bin
+  local base node_bin k8s_bin etcd_bin coredns_bin lpp_bin crictl_bin
   base=$("$KRILL_ROOT/scripts/image/base-image.sh")
   node_bin=$("$T/kubernetes.sh" node)
   k8s_bin=$("$T/kubernetes.sh")
   etcd_bin=$("$T/etcd.sh")
   coredns_bin=$("$T/go-tools.sh" coredns)
   lpp_bin=$("$T/go-tools.sh" local-path-provisioner)
+  crictl_bin=$("$T/go-tools.sh" crictl)
   require_go
 
   mkdir -p "$KRILL_CACHE/tmp"
@@ -75,7 +76,7 @@ build() {
 
   log "kind node image: $REF"
   cp -a "$SRC/files" "$SRC/Dockerfile" "$ctx/node/"
-  cp "$node_bin/kubeadm" "$node_bin/kubelet" "$k8s_bin/kubectl" "$ctx/node/bin/"
+  cp "$node_bin/kubeadm" "$node_bin/kubelet" "$k8s_bin/kubectl" "$crictl_bin/crictl" "$ctx/node/bin/"
   BASE_IMAGE=$base image_build "$ctx/node/Dockerfile" "$ctx/node" "$REF" -- \
     --build-arg "KUBERNETES_VERSION=$KUBERNETES_VERSION" \
     --build-arg "LOCAL_PATH_PROVISIONER_VERSION=$LOCAL_PATH_PROVISIONER_VERSION"

@@ -77,12 +77,13 @@ image_source() {
 }
 
 # build_test_images SRC: builds, from the tree SRC, the krill image (SRC's scripts/image/build.sh)
-# and the two test-only images of harness/tests/image/images/ (the LiteLLM proxy and the stand-in
-# model server), then exports KRILL_IMAGE, KRILL_TEST_LITELLM_IMAGE and KRILL_TEST_STAND_IN_IMAGE.
+# and the test-only images of harness/tests/image/images/ (the LiteLLM proxy, the stand-in model
+# server, PostgreSQL from Debian's package), then exports KRILL_IMAGE, KRILL_TEST_LITELLM_IMAGE,
+# KRILL_TEST_STAND_IN_IMAGE and KRILL_TEST_POSTGRES_IMAGE.
 # BuildKit caches every step by content, so a warm call rebuilds nothing. Tries all three and
 # fails if any failed.
 build_test_images() {
-  local src=$1 failed=0 image litellm stand_in
+  local src=$1 failed=0 image litellm stand_in postgres
   image=$("$src/scripts/image/build.sh") || { log "building the krill image failed"; failed=1; }
   litellm="krill-test-litellm:$LITELLM_VERSION"
   stand_in="krill-test-stand-in:$(KRILL_ROOT=$src workspace_version)"
@@ -90,6 +91,10 @@ build_test_images() {
     --build-arg "LITELLM_VERSION=$LITELLM_VERSION" || { log "building $litellm failed"; failed=1; }
   image_build "$src/harness/tests/image/images/stand-in/Dockerfile" "$src" "$stand_in" \
     || { log "building $stand_in failed"; failed=1; }
+  postgres="krill-test-postgres:$POSTGRESQL_MAJOR"
+  image_build "$src/harness/tests/image/images/postgres/Dockerfile" "$src" "$postgres" -- \
+    --build-arg "POSTGRESQL_MAJOR=$POSTGRESQL_MAJOR" || { log "building $postgres failed"; failed=1; }
   ((failed == 0)) || return 1
-  export KRILL_IMAGE=$image KRILL_TEST_LITELLM_IMAGE=$litellm KRILL_TEST_STAND_IN_IMAGE=$stand_in
+  export KRILL_IMAGE=$image KRILL_TEST_LITELLM_IMAGE=$litellm KRILL_TEST_STAND_IN_IMAGE=$stand_in \
+    KRILL_TEST_POSTGRES_IMAGE=$postgres
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kind test phase: the cluster suite on real nodes. Builds the images the pods run (the krill
-# image, the local LiteLLM proxy, the stand-in model; build_test_images in scripts/image/lib.sh),
+# image, the local LiteLLM proxy, the stand-in model, PostgreSQL; build_test_images in scripts/image/lib.sh),
 # brings up the kind cluster (scripts/cluster/kind.sh), loads the images into its node, and runs
 # `cargo test -p krill-cluster --test cluster` with KRILL_CLUSTER=kind and a values file that
 # points the chart at the loaded images. Leaves a kind cluster it did not start running; deletes
@@ -33,12 +33,13 @@ start=$SECONDS
 choose_bases
 src=$(image_source "$work")
 build_test_images "$src" || setup_failed "building the images failed"
-log "images ready in $((SECONDS - start)) s: $KRILL_IMAGE $KRILL_TEST_LITELLM_IMAGE $KRILL_TEST_STAND_IN_IMAGE"
+log "images ready in $((SECONDS - start)) s: $KRILL_IMAGE $KRILL_TEST_LITELLM_IMAGE $KRILL_TEST_STAND_IN_IMAGE $KRILL_TEST_POSTGRES_IMAGE"
 
 start=$SECONDS
 cluster_env=$(scripts/cluster/kind.sh up) || setup_failed "bringing up the kind cluster failed"
 eval "$cluster_env"
 scripts/cluster/kind.sh load "$KRILL_IMAGE" "$KRILL_TEST_LITELLM_IMAGE" "$KRILL_TEST_STAND_IN_IMAGE" \
+  "$KRILL_TEST_POSTGRES_IMAGE" \
   || setup_failed "loading the images into the kind node failed"
 log "kind cluster up with the images loaded in $((SECONDS - start)) s"
 
@@ -58,6 +59,11 @@ apiServer:
   image: {$(image_ref "$KRILL_TEST_LITELLM_IMAGE")}
   resources:
     requests: {cpu: 20m}
+  database:
+    postgres:
+      image: {$(image_ref "$KRILL_TEST_POSTGRES_IMAGE")}
+      resources:
+        requests: {cpu: 10m}
 YAML
 export KRILL_TEST_VALUES=$work/kind-values.yaml
 
@@ -69,4 +75,32 @@ KRILL_CLUSTER=kind cargo test --locked --no-fail-fast -p krill-cluster --test cl
   --test-threads="${KRILL_KIND_TEST_THREADS:-1}" 2>&1 | tee "$out" || status=$?
 log "suite ran in $((SECONDS - start)) s"
 count_cargo "$out" "$status"
+
+# The README's first command on this cluster: krills that answer, a table, a clear error for a
+# krill that is not there. Uninstalled afterwards; the cluster stays to whoever started it.
+dev_up_answers() {
+  local k=(env KUBECONFIG="$KRILL_KUBECONFIG" kubectl -n krill) answer
+  scripts/dev up || return 1
+  for krill in krill-0 scout; do
+    answer=$(scripts/dev chat "$krill" "Please write a note.") || return 1
+    echo "$krill answered: $answer"
+    # The stand-in's answer names the file its tool call wrote: the turn went all the way round.
+    [[ $answer == *krill-stand-in.txt* ]] || { echo "unexpected answer from $krill"; return 1; }
+  done
+  "${k[@]}" exec krill-0 -c krill -- test -s /krill/data/workspace/krill-stand-in.txt \
+    || { echo "krill-0's tool call left no file"; return 1; }
+  local table; table=$(scripts/dev status) || return 1
+  echo "$table"
+  [[ $(grep -cE ' 2/2 +default ' <<<"$table") == 3 ]] || { echo "status does not list 3 ready krills"; return 1; }
+  if scripts/dev chat nobody hi 2>"$work/nobody.err"; then echo "chat with an unknown krill succeeded"; return 1; fi
+  grep -q "no krill 'nobody'.*krill-0 krill-1 scout" "$work/nobody.err" || { cat "$work/nobody.err"; return 1; }
+}
+undo_dev_up() {
+  KUBECONFIG="$KRILL_KUBECONFIG" helm uninstall krill -n krill --wait >/dev/null 2>&1 || true
+  KUBECONFIG="$KRILL_KUBECONFIG" kubectl delete namespace krill --wait=false >/dev/null 2>&1 || true
+}
+start=$SECONDS
+check "scripts/dev up on kind: krills that answer, their table, an unknown krill refused" dev_up_answers
+undo_dev_up
+log "scripts/dev up check ran in $((SECONDS - start)) s"
 phase_end

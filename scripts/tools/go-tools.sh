@@ -15,7 +15,9 @@ declare -A SPEC=(
   [kwokctl]="sigs.k8s.io/kwok $KWOK_VERSION sigs.k8s.io/kwok/cmd/kwokctl"
   [kind]="sigs.k8s.io/kind $KIND_VERSION sigs.k8s.io/kind"
   [coredns]="github.com/coredns/coredns $COREDNS_VERSION github.com/coredns/coredns"
-  # Only the kind node image needs it (its default StorageClass).
+  # Only the kind node image needs these: its default StorageClass, and the CRI client kind uses
+  # to see which images a node already holds (without it `kind load` copies every image again).
+  [crictl]="sigs.k8s.io/cri-tools $CRI_TOOLS_VERSION sigs.k8s.io/cri-tools/cmd/crictl"
   [local-path-provisioner]="github.com/rancher/local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION github.com/rancher/local-path-provisioner"
 )
 

@@ -35,6 +35,13 @@ mistakes reports the same one first.
 {{- if and (not $v.apiServer.enabled) (not $v.apiKey.existingSecret) (not $v.apiKey.value) }}
 {{- fail "apiKey: set apiKey.value or apiKey.existingSecret when apiServer.enabled is false" }}
 {{- end }}
+{{- $db := $v.apiServer.database }}
+{{- if and $db.existingSecret $db.postgres.enabled }}
+{{- fail (printf "apiServer.database: existingSecret %q and postgres.enabled are both set; use one database: the external one (unset postgres.enabled) or the chart's development PostgreSQL (unset existingSecret)" $db.existingSecret) }}
+{{- end }}
+{{- if and (or $db.existingSecret $db.postgres.enabled) (not $v.apiServer.enabled) }}
+{{- fail "apiServer.database: a database is configured but apiServer.enabled is false; the database serves the proxy's virtual keys: set apiServer.enabled=true or remove apiServer.database" }}
+{{- end }}
 {{- if $v.apiServer.enabled }}
 {{- include "krill.validate.literalSecrets" (dict "path" "apiServer.extraConfig" "value" $v.apiServer.extraConfig) }}
 {{- range $i, $m := $v.apiServer.models }}

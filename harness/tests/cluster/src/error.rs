@@ -78,6 +78,13 @@ pub enum ClusterError {
     #[error(transparent)]
     Exec(#[from] crate::ExecError),
 
+    #[error("the manifest {path} does not parse: {source}")]
+    Manifest {
+        path: &'static str,
+        #[source]
+        source: serde_yaml::Error,
+    },
+
     #[error("I/O error while {action}: {source}")]
     Io {
         action: String,

@@ -1,21 +1,22 @@
 //! The stand-in model (`krill-stand-in`, harness/tests/stand-in) run inside a test's namespace, so
-//! the chart's proxy can reach it by a Service name as it would a real provider. This is the only
-//! place its Deployment and Service are written down.
+//! the chart's proxy can reach it by a Service name as it would a real provider. Its Deployment
+//! and Service are the manifest `scripts/dev up` applies too
+//! (harness/tests/image/images/stand-in/kubernetes.yaml); this module only fills in the image.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HTTPGetAction, PodSpec, PodTemplateSpec, Probe as PodProbe, Service,
-    ServicePort, ServiceSpec,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
 use kube::api::PostParams;
 use kube::{Api, Client};
+use serde::Deserialize;
 
 use crate::{ClusterError, wait_for_deployment_ready};
+
+const MANIFEST_PATH: &str = "harness/tests/image/images/stand-in/kubernetes.yaml";
+const MANIFEST: &str = include_str!("../../image/images/stand-in/kubernetes.yaml");
+/// What the manifest says in place of the image reference.
+const IMAGE_PLACEHOLDER: &str = "image: IMAGE";
 
 /// Name of the Deployment and of the Service the proxy's `apiBase` points at.
 pub const STAND_IN_NAME: &str = "krill-stand-in";
@@ -38,6 +39,26 @@ pub fn stand_in_api_base() -> String {
     format!("http://{STAND_IN_NAME}:{STAND_IN_PORT}/v1")
 }
 
+/// The manifest's Deployment and Service, with `image` in place of the placeholder.
+fn stand_in_objects(image: &str) -> Result<(Deployment, Service), ClusterError> {
+    let text = MANIFEST.replace(IMAGE_PLACEHOLDER, &format!("image: {image:?}"));
+    let mut docs = serde_yaml::Deserializer::from_str(&text);
+    let parse = |doc| ClusterError::Manifest {
+        path: MANIFEST_PATH,
+        source: doc,
+    };
+    let deployment = Deployment::deserialize(docs.next().ok_or_else(|| {
+        parse(serde::de::Error::custom("no Deployment (first document)"))
+    })?)
+    .map_err(parse)?;
+    let service = Service::deserialize(
+        docs.next()
+            .ok_or_else(|| parse(serde::de::Error::custom("no Service (second document)")))?,
+    )
+    .map_err(parse)?;
+    Ok((deployment, service))
+}
+
 /// Creates the stand-in's Deployment (one replica, image never pulled: it is loaded into the
 /// nodes) and Service in `namespace`, and waits until its pod answers its readiness probe.
 pub async fn deploy_stand_in(
@@ -46,77 +67,7 @@ pub async fn deploy_stand_in(
     image: &str,
     timeout: Duration,
 ) -> Result<(), ClusterError> {
-    let labels = BTreeMap::from([(
-        "app.kubernetes.io/name".to_owned(),
-        STAND_IN_NAME.to_owned(),
-    )]);
-    let deployment = Deployment {
-        metadata: ObjectMeta {
-            name: Some(STAND_IN_NAME.to_owned()),
-            labels: Some(labels.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            selector: LabelSelector {
-                match_labels: Some(labels.clone()),
-                ..LabelSelector::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels.clone()),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![Container {
-                        name: "stand-in".to_owned(),
-                        image: Some(image.to_owned()),
-                        image_pull_policy: Some("Never".to_owned()),
-                        args: Some(vec![
-                            "--listen".to_owned(),
-                            format!("0.0.0.0:{STAND_IN_PORT}"),
-                        ]),
-                        ports: Some(vec![ContainerPort {
-                            name: Some("http".to_owned()),
-                            container_port: STAND_IN_PORT,
-                            ..ContainerPort::default()
-                        }]),
-                        readiness_probe: Some(PodProbe {
-                            http_get: Some(HTTPGetAction {
-                                path: Some("/health".to_owned()),
-                                port: IntOrString::String("http".to_owned()),
-                                ..HTTPGetAction::default()
-                            }),
-                            period_seconds: Some(2),
-                            ..PodProbe::default()
-                        }),
-                        ..Container::default()
-                    }],
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        ..Deployment::default()
-    };
-    let service = Service {
-        metadata: ObjectMeta {
-            name: Some(STAND_IN_NAME.to_owned()),
-            labels: Some(labels.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(ServiceSpec {
-            selector: Some(labels),
-            ports: Some(vec![ServicePort {
-                name: Some("http".to_owned()),
-                port: STAND_IN_PORT,
-                target_port: Some(IntOrString::String("http".to_owned())),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    };
+    let (deployment, service) = stand_in_objects(image)?;
     Api::<Deployment>::namespaced(client.clone(), namespace)
         .create(&PostParams::default(), &deployment)
         .await
@@ -131,4 +82,22 @@ pub async fn deploy_stand_in(
         )))?;
     wait_for_deployment_ready(client, namespace, STAND_IN_NAME, timeout).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names and port the tests rely on are the manifest's.
+    #[test]
+    fn the_manifest_names_what_the_tests_use() {
+        let (deployment, service) = stand_in_objects("example:1").unwrap();
+        assert_eq!(deployment.metadata.name.as_deref(), Some(STAND_IN_NAME));
+        assert_eq!(service.metadata.name.as_deref(), Some(STAND_IN_NAME));
+        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod.containers[0].image.as_deref(), Some("example:1"));
+        let port = &pod.containers[0].ports.as_ref().unwrap()[0];
+        assert_eq!(port.container_port, STAND_IN_PORT);
+        assert_eq!(service.spec.unwrap().ports.unwrap()[0].port, STAND_IN_PORT);
+    }
 }

@@ -37,7 +37,11 @@ impl Default for Script {
             model: "stand-in".to_owned(),
             file_path: "krill-stand-in.txt".to_owned(),
             file_content: "written through a krill by the stand-in model\n".to_owned(),
-            final_text: "Done: I wrote the file.".to_owned(),
+            // Says what answered, for whoever chats with a krill that `scripts/dev up` brought up.
+            final_text: "Done: I wrote krill-stand-in.txt into my workspace. (This is krill's \
+                         stand-in model, which answers every turn this way; give the proxy a real \
+                         model to talk to an LLM.)"
+                .to_owned(),
         }
     }
 }

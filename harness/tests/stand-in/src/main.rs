@@ -15,31 +15,30 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000", env = "KRILL_STAND_IN_LISTEN")]
     listen: SocketAddr,
-    /// Model id served at /v1/models.
-    #[arg(long, default_value = "stand-in")]
-    model: String,
+    /// Model id served at /v1/models [default: the library's Script].
+    #[arg(long)]
+    model: Option<String>,
     /// Workspace-relative path the scripted `write` tool call creates.
-    #[arg(long, default_value = "krill-stand-in.txt")]
-    file_path: String,
+    #[arg(long)]
+    file_path: Option<String>,
     /// Content of that file.
-    #[arg(
-        long,
-        default_value = "written through a krill by the stand-in model\n"
-    )]
-    file_content: String,
+    #[arg(long)]
+    file_content: Option<String>,
     /// The final text answer after the tool result.
-    #[arg(long, default_value = "Done: I wrote the file.")]
-    final_text: String,
+    #[arg(long)]
+    final_text: Option<String>,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The defaults live in one place, the library, where the tests read what to expect.
+    let default = Script::default();
     let script = Script {
-        model: args.model,
-        file_path: args.file_path,
-        file_content: args.file_content,
-        final_text: args.final_text,
+        model: args.model.unwrap_or(default.model),
+        file_path: args.file_path.unwrap_or(default.file_path),
+        file_content: args.file_content.unwrap_or(default.file_content),
+        final_text: args.final_text.unwrap_or(default.final_text),
     };
     let server = krill_stand_in::serve(args.listen, script);
     tokio::select! {

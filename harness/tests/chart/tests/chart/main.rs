@@ -2,6 +2,7 @@
 //! Select a group with a filter, e.g. `cargo test -p krill-chart-tests -- schema::`.
 
 mod common;
+mod database;
 mod docs;
 mod features;
 mod identity;

@@ -49,6 +49,10 @@ use rstest::rstest;
 #[case::no_api_base_without_proxy(set("apiServer.enabled=false"), &["apiBase: must be set"])]
 #[case::api_base_beside_the_proxy(set("apiBase=https://models.example.com/v1"), &["apiBase: \"https://models.example.com/v1\" is set while apiServer.enabled is true", "master key"])]
 #[case::no_api_key_without_proxy(yaml("apiServer:\n  enabled: false\napiBase: https://x.example/v1\n"), &["apiKey: set apiKey.value or apiKey.existingSecret"])]
+#[case::two_databases(yaml("apiServer:\n  database:\n    existingSecret: db\n    postgres:\n      enabled: true\n"), &["apiServer.database: existingSecret \"db\" and postgres.enabled are both set"])]
+#[case::database_without_proxy(yaml("apiBase: https://x.example/v1\napiKey:\n  value: k\napiServer:\n  enabled: false\n  database:\n    existingSecret: db\n"), &["apiServer.database: a database is configured but apiServer.enabled is false", "apiServer.enabled=true"])]
+#[case::bad_database_size(yaml("apiServer:\n  database:\n    postgres:\n      size: big\n"), &["/apiServer/database/postgres/size", "'big'"])]
+#[case::unknown_database_key(yaml("apiServer:\n  database:\n    url: postgresql://x\n"), &["/apiServer/database", "'url' not allowed"])]
 #[case::name_too_long_for_release(yaml(&format!("fullnameOverride: krill-with-a-long-name\nkrills:\n  {}: {{}}\n", "b".repeat(40))), &[&format!("krills.{}", "b".repeat(40)), "longer than 52"])]
 fn bad_values_are_refused_by_name(#[case] values: ValueSource, #[case] expected: &[&str]) {
     let stderr = helm()

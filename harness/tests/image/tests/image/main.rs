@@ -4,3 +4,4 @@
 mod image;
 mod pins;
 mod pod;
+mod postgres;
