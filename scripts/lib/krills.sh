@@ -30,17 +30,18 @@ krill_names() {
     -o go-template='{{range .items}}{{with index .metadata.labels "krill.dev/name"}}{{.}}{{else}}{{.metadata.name}}{{end}}{{"\n"}}{{end}}'
 }
 
-# krill_token POD: the krill's gateway token. Fleet pods' tokens are keys of the fleet's Secret,
-# a named krill's is its own Secret (docs/chart.md).
+# krill_token POD: the krill's gateway token, from the Secret the keeper made for it: one per fleet
+# pod, and the named krill's own (docs/security.md).
 krill_token() {
   local pod=$1 name secret key
   name=$(krills_kubectl get pod "$pod" -o go-template='{{index .metadata.labels "krill.dev/name"}}' 2>/dev/null || true)
   [[ $name == "<no value>" ]] && name=""
   if [[ -n $name ]]; then
-    secret="$KRILLS_RELEASE-$name-secrets" key=gateway-token
+    secret="$KRILLS_RELEASE-$name-secrets"
   else
-    secret="$KRILLS_RELEASE-gateway-tokens" key=$pod
+    secret="$pod-gateway-token"
   fi
+  key=gateway-token
   krills_kubectl get secret "$secret" -o go-template="{{index .data \"$key\" | base64decode}}" \
     || die "cannot read $pod's gateway token (Secret $KRILLS_NS/$secret, key $key)"
 }
