@@ -62,6 +62,9 @@ pub enum ClusterError {
     #[error("{what} not found: {detail}")]
     NotFound { what: String, detail: String },
 
+    #[error("unexpected answer while {action}: {detail}")]
+    BadAnswer { action: String, detail: String },
+
     #[error("timed out after {waited:?} waiting for {what}; last seen: {last}")]
     Timeout {
         what: String,

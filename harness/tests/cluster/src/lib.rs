@@ -30,7 +30,8 @@ pub use krill_test_support::{Helm, HelmError, HelmOutput, ValueSource, Values};
 pub use provider::Provider;
 pub use release::{TestRelease, namespace_for_test};
 pub use stand_in::{
-    STAND_IN_NAME, STAND_IN_PORT, deploy_stand_in, stand_in_api_base, stand_in_image,
+    STAND_IN_NAME, STAND_IN_PORT, deploy_stand_in, stand_in_api_base, stand_in_chats,
+    stand_in_image,
 };
 pub use tools::{Tools, chart_dir};
 pub use wait::{Probe, poll};

@@ -39,6 +39,42 @@ pub fn stand_in_api_base() -> String {
     format!("http://{STAND_IN_NAME}:{STAND_IN_PORT}/v1")
 }
 
+/// The chat requests the stand-in has answered so far (its `/_stand-in/requests` record), read
+/// through the API server's service proxy: no port-forward, and no NetworkPolicy in the way.
+pub async fn stand_in_chats(
+    client: &Client,
+    namespace: &str,
+) -> Result<Vec<serde_json::Value>, ClusterError> {
+    let path = format!(
+        "/api/v1/namespaces/{namespace}/services/{STAND_IN_NAME}:{STAND_IN_PORT}/proxy/_stand-in/requests"
+    );
+    let action = || format!("reading the stand-in's requests ({path})");
+    let request =
+        http::Request::get(&path)
+            .body(Vec::new())
+            .map_err(|e| ClusterError::BadAnswer {
+                action: action(),
+                detail: e.to_string(),
+            })?;
+    let text = client
+        .request_text(request)
+        .await
+        .map_err(ClusterError::api(action()))?;
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| ClusterError::BadAnswer {
+            action: action(),
+            detail: format!("{e}: {text:.300}"),
+        })?;
+    Ok(all
+        .into_iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("chat/completions"))
+        })
+        .collect())
+}
+
 /// The manifest's Deployment and Service, with `image` in place of the placeholder.
 fn stand_in_objects(image: &str) -> Result<(Deployment, Service), ClusterError> {
     let text = MANIFEST.replace(IMAGE_PLACEHOLDER, &format!("image: {image:?}"));
@@ -47,9 +83,10 @@ fn stand_in_objects(image: &str) -> Result<(Deployment, Service), ClusterError> 
         path: MANIFEST_PATH,
         source: doc,
     };
-    let deployment = Deployment::deserialize(docs.next().ok_or_else(|| {
-        parse(serde::de::Error::custom("no Deployment (first document)"))
-    })?)
+    let deployment = Deployment::deserialize(
+        docs.next()
+            .ok_or_else(|| parse(serde::de::Error::custom("no Deployment (first document)")))?,
+    )
     .map_err(parse)?;
     let service = Service::deserialize(
         docs.next()

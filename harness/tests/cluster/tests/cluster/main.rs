@@ -4,7 +4,10 @@
 mod admission;
 mod config;
 mod helm_test;
+mod in_pod;
 mod install;
+mod network_policy;
 mod real_nodes;
 mod support;
+mod survival;
 mod volumes;

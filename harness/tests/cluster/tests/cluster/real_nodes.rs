@@ -6,6 +6,9 @@
 //! lands on the krill's volume). On simulated nodes (kwok) every test here says
 //! NOT RUN (krill_test_support::not_run) before installing anything, and does not count as passed.
 
+use crate::in_pod::{
+    EXEC, GATEWAY_PORT, chat_in_pod, fetch_in_pod, gateway_token, real_nodes, with_stand_in_model,
+};
 use crate::support;
 
 use std::collections::BTreeMap;
@@ -13,27 +16,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use k8s_openapi::api::core::v1::{Event, Pod, Probe as PodProbe, Secret};
-use krill_cluster::{PodRuntime, Probe, TestRelease, Values, poll};
+use k8s_openapi::api::core::v1::{Event, Pod, Probe as PodProbe};
+use krill_cluster::{Probe, TestRelease, Values, poll};
 use kube::api::{ListParams, LogParams};
 use rstest::rstest;
 use serde_json::Value;
-use support::{DNS, Fleet, KRILL_PODS, ROLLOUT, release, wait_for_fleet};
-
-const GATEWAY_PORT: i32 = 18789;
-/// An exec runs `node` in a pod on a busy node: its start alone can take seconds.
-const EXEC: Duration = Duration::from_secs(60);
-
-/// The runtime, or a NOT RUN note and `None` when no container can start on these nodes.
-async fn real_nodes(release: &TestRelease, what: &str) -> anyhow::Result<bool> {
-    Ok(match release.cluster().pod_runtime().await? {
-        PodRuntime::Real => true,
-        PodRuntime::Simulated { reason } => {
-            krill_test_support::not_run(format!("{what} needs containers that run: {reason}"));
-            false
-        }
-    })
-}
+use support::{
+    DNS, Fleet, KRILL_PODS, ROLLOUT, pod_uid, release, wait_for_fleet, wait_for_pod_uid_change,
+};
 
 /// Two fleet krills and the named krill `alice`: every kind of StatefulSet the chart makes.
 fn two_plus_one() -> (Fleet, &'static str) {
@@ -109,43 +99,6 @@ async fn check_krill_container(release: &TestRelease, pod: &Pod) -> anyhow::Resu
         }
     }
     Ok(())
-}
-
-/// GET `url` from inside `pod` with the image's Node: (HTTP status, body).
-async fn fetch_in_pod(
-    release: &TestRelease,
-    pod: &str,
-    url: &str,
-    token: Option<&str>,
-) -> anyhow::Result<(u16, String)> {
-    const SCRIPT: &str = r#"
-const [url, token] = process.argv.slice(1);
-const headers = token ? { authorization: `Bearer ${token}` } : {};
-try {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10000) });
-  console.log(JSON.stringify({ status: res.status, body: await res.text() }));
-} catch (err) {
-  console.log(JSON.stringify({ error: String(err && err.cause ? err.cause : err) }));
-}
-"#;
-    let mut command = vec!["node", "--input-type=module", "-e", SCRIPT, url];
-    if let Some(token) = token {
-        command.push(token);
-    }
-    let out = release
-        .exec(pod, Some("krill"), &command, EXEC)
-        .await?
-        .require_success(pod, &["node", "-e", "<fetch>", url])?;
-    let reply: Value = serde_json::from_str(out.stdout.trim())
-        .with_context(|| format!("fetch in {pod} printed no JSON: {out:?}"))?;
-    if let Some(error) = reply.get("error") {
-        bail!("GET {url} from {pod} failed: {error}");
-    }
-    let status = reply["status"].as_u64().context("no status")? as u16;
-    Ok((
-        status,
-        reply["body"].as_str().unwrap_or_default().to_owned(),
-    ))
 }
 
 #[rstest]
@@ -233,21 +186,6 @@ async fn every_krill_passes_its_real_probes_and_helm_test_reaches_them_all(
         out.stdout
     );
     Ok(())
-}
-
-/// A fleet token by pod name, or a named krill's own token.
-async fn gateway_token(release: &TestRelease, secret: &str, key: &str) -> anyhow::Result<String> {
-    let secret_obj = release
-        .api::<Secret>()
-        .get(secret)
-        .await
-        .with_context(|| format!("Secret {secret}"))?;
-    let bytes = secret_obj
-        .data
-        .unwrap_or_default()
-        .remove(key)
-        .with_context(|| format!("Secret {secret} has no key {key}"))?;
-    Ok(String::from_utf8(bytes.0)?.trim().to_owned())
 }
 
 /// From inside `from`: `host` resolves (through the pod's own resolver, i.e. the cluster DNS) to
@@ -538,34 +476,9 @@ async fn the_snapshot_sidecar_writes_soon_after_start_at_low_priority_and_once_m
         )
         .await?
         .require_success("krill-0", &["write a workspace file"])?;
-    let old_uid = release
-        .api::<Pod>()
-        .get("krill-0")
-        .await?
-        .metadata
-        .uid
-        .unwrap_or_default();
+    let old_uid = pod_uid(&release, "krill-0").await?;
     release.upgrade(&values("1h")).await?;
-    poll(
-        "krill-0 to be replaced",
-        Duration::from_secs(300),
-        || async {
-            let uid = release
-                .api::<Pod>()
-                .get_opt("krill-0")
-                .await
-                .map_err(|source| krill_cluster::ClusterError::Api {
-                    action: "reading pod krill-0".into(),
-                    source,
-                })?
-                .and_then(|p| p.metadata.uid);
-            Ok(match uid {
-                Some(uid) if uid != old_uid => Probe::Ready(()),
-                other => Probe::Pending(format!("pod uid {other:?}")),
-            })
-        },
-    )
-    .await?;
+    wait_for_pod_uid_change(&release, "krill-0", old_uid.as_deref(), false).await?;
     wait_for_fleet(&release, &fleet).await?;
     let after = snapshots_of(&release, "krill-0").await?;
     ensure!(
@@ -588,180 +501,6 @@ async fn the_snapshot_sidecar_writes_soon_after_start_at_low_priority_and_once_m
     Ok(())
 }
 
-/// The UID of krill-0's volume claim: the same UID is the same volume.
-async fn claim_uid(release: &TestRelease) -> anyhow::Result<String> {
-    release
-        .api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>()
-        .get("data-krill-0")
-        .await?
-        .metadata
-        .uid
-        .context("claim without uid")
-}
-
-async fn pod_uid(release: &TestRelease) -> anyhow::Result<Option<String>> {
-    Ok(release
-        .api::<Pod>()
-        .get_opt("krill-0")
-        .await?
-        .and_then(|p| p.metadata.uid))
-}
-
-/// A krill answers with `token` and still holds the file written in its first life.
-async fn same_krill(release: &TestRelease, token: &str) -> anyhow::Result<()> {
-    let file = release
-        .exec(
-            "krill-0",
-            Some("krill"),
-            &["cat", "/krill/data/workspace/survives.txt"],
-            EXEC,
-        )
-        .await?
-        .require_success("krill-0", &["cat", "survives.txt"])?;
-    ensure!(file.stdout == "first life\n", "file: {:?}", file.stdout);
-    let url = format!("http://127.0.0.1:{GATEWAY_PORT}/v1/models");
-    let (status, body) = fetch_in_pod(release, "krill-0", &url, Some(token)).await?;
-    ensure!(status == 200, "the kept token is refused: {status} {body}");
-    Ok(())
-}
-
-#[rstest]
-#[tokio::test]
-async fn a_krill_keeps_its_volume_and_token_across_a_deleted_pod_and_a_reinstall(
-    #[future(awt)] release: TestRelease,
-) -> anyhow::Result<()> {
-    if !real_nodes(&release, "data surviving pod deletion and reinstall").await? {
-        return Ok(());
-    }
-    let fleet = Fleet::new(1, &[]);
-    let values = Values::new().yaml("replicas: 1\nsnapshots:\n  enabled: false\n");
-    release.install(&values).await?;
-    wait_for_fleet(&release, &fleet).await?;
-    let claim = claim_uid(&release).await?;
-    let token = gateway_token(&release, "krill-0-gateway-token", "gateway-token").await?;
-    release
-        .exec(
-            "krill-0",
-            Some("krill"),
-            &[
-                "sh",
-                "-c",
-                "echo 'first life' > /krill/data/workspace/survives.txt",
-            ],
-            EXEC,
-        )
-        .await?
-        .require_success("krill-0", &["write survives.txt"])?;
-
-    // A deleted pod comes back on the same claim.
-    let first_pod = pod_uid(&release).await?;
-    release
-        .api::<Pod>()
-        .delete("krill-0", &Default::default())
-        .await?;
-    poll("krill-0 to come back", Duration::from_secs(300), || async {
-        let uid = pod_uid(&release)
-            .await
-            .map_err(|e| krill_cluster::ClusterError::NotFound {
-                what: "pod krill-0".into(),
-                detail: format!("{e:#}"),
-            })?;
-        Ok(match uid {
-            Some(uid) if Some(&uid) != first_pod.as_ref() => Probe::Ready(()),
-            other => Probe::Pending(format!("pod uid {other:?}")),
-        })
-    })
-    .await?;
-    wait_for_fleet(&release, &fleet).await?;
-    ensure!(
-        claim_uid(&release).await? == claim,
-        "a new claim after a pod deletion"
-    );
-    same_krill(&release, &token).await?;
-
-    // Uninstall, then install again: the claim and the token Secret were kept for it.
-    release.uninstall().await?;
-    poll("krill-0 to be gone", Duration::from_secs(300), || async {
-        let uid = pod_uid(&release)
-            .await
-            .map_err(|e| krill_cluster::ClusterError::NotFound {
-                what: "pod krill-0".into(),
-                detail: format!("{e:#}"),
-            })?;
-        Ok(match uid {
-            None => Probe::Ready(()),
-            Some(uid) => Probe::Pending(format!("pod {uid} still there")),
-        })
-    })
-    .await?;
-    ensure!(
-        claim_uid(&release).await? == claim,
-        "helm uninstall must leave the krill's volume claim"
-    );
-    release.install(&values).await?;
-    wait_for_fleet(&release, &fleet).await?;
-    ensure!(
-        claim_uid(&release).await? == claim,
-        "reinstall took a new claim"
-    );
-    ensure!(
-        gateway_token(&release, "krill-0-gateway-token", "gateway-token").await? == token,
-        "reinstall minted a new token"
-    );
-    same_krill(&release, &token).await?;
-    Ok(())
-}
-
-/// One agent turn as a client of the gateway asks for it: `POST /v1/chat/completions` with the
-/// gateway token, run with the image's Node inside `pod` against its own gateway. Returns (HTTP
-/// status, body).
-async fn chat_in_pod(
-    release: &TestRelease,
-    pod: &str,
-    token: &str,
-    message: &str,
-) -> anyhow::Result<(u16, String)> {
-    const SCRIPT: &str = r#"
-const [url, token, message] = process.argv.slice(1);
-try {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "openclaw/default", messages: [{ role: "user", content: message }] }),
-    signal: AbortSignal.timeout(240000),
-  });
-  console.log(JSON.stringify({ status: res.status, body: await res.text() }));
-} catch (err) {
-  console.log(JSON.stringify({ error: String(err && err.cause ? err.cause : err) }));
-}
-"#;
-    let url = format!("http://127.0.0.1:{GATEWAY_PORT}/v1/chat/completions");
-    let command = [
-        "node",
-        "--input-type=module",
-        "-e",
-        SCRIPT,
-        url.as_str(),
-        token,
-        message,
-    ];
-    // The turn itself (two model calls through the proxy, a tool run) on a busy node.
-    let out = release
-        .exec(pod, Some("krill"), &command, Duration::from_secs(270))
-        .await?
-        .require_success(pod, &["node", "-e", "<chat>", &url])?;
-    let reply: Value = serde_json::from_str(out.stdout.trim())
-        .with_context(|| format!("chat in {pod} printed no JSON: {out:?}"))?;
-    if let Some(error) = reply.get("error") {
-        bail!("POST {url} in {pod} failed: {error}");
-    }
-    let status = reply["status"].as_u64().context("no status")? as u16;
-    Ok((
-        status,
-        reply["body"].as_str().unwrap_or_default().to_owned(),
-    ))
-}
-
 #[rstest]
 #[tokio::test]
 async fn an_agent_turn_reaches_the_stand_in_through_the_proxy_and_writes_to_the_volume(
@@ -772,25 +511,7 @@ async fn an_agent_turn_reaches_the_stand_in_through_the_proxy_and_writes_to_the_
     }
     let client = release.client();
     let ns = release.namespace().to_owned();
-    krill_cluster::deploy_stand_in(&client, &ns, &krill_cluster::stand_in_image(), ROLLOUT).await?;
-
-    // The proxy's one model is the stand-in; its egress is opened to the stand-in's port (the
-    // chart's default only allows 443), so the turn also works where policies are enforced.
-    let values = Values::new().yaml(format!(
-        "replicas: 1\n\
-         apiServer:\n\
-         \x20 models:\n\
-         \x20   - name: default\n\
-         \x20     model: openai/stand-in\n\
-         \x20     apiBase: {base}\n\
-         \x20     apiKeyEnv: STAND_IN_KEY\n\
-         \x20 providerKeys:\n\
-         \x20   STAND_IN_KEY: stand-in-upstream-key\n\
-         \x20 egress:\n\
-         \x20   - ports: [{{port: {port}, protocol: TCP}}]\n",
-        base = krill_cluster::stand_in_api_base(),
-        port = krill_cluster::STAND_IN_PORT,
-    ));
+    let values = with_stand_in_model(&release).await?.yaml("replicas: 1\n");
     release.install(&values).await?;
     wait_for_fleet(&release, &Fleet::new(1, &[])).await?;
     krill_cluster::wait_for_deployment_ready(&client, &ns, "krill-api-server", ROLLOUT).await?;
@@ -800,6 +521,7 @@ async fn an_agent_turn_reaches_the_stand_in_through_the_proxy_and_writes_to_the_
         &release,
         "krill-0",
         &token,
+        None,
         "Write a note into the workspace, then tell me you did.",
     )
     .await?;
@@ -1101,25 +823,13 @@ async fn two_gitops_syncs_keep_every_token_and_key(
     }
     template_and_apply(&release, values).await?;
     // A krill restarted after the sync still gets, and is accepted with, the same token.
+    let old_uid = pod_uid(&release, "krill-0").await?;
     release
         .api::<Pod>()
         .delete("krill-0", &Default::default())
         .await
         .context("deleting krill-0")?;
-    poll("krill-0 to be replaced", ROLLOUT, || async {
-        let pod = release
-            .api::<Pod>()
-            .get_opt("krill-0")
-            .await
-            .map_err(krill_cluster::ClusterError::from)?;
-        Ok(match pod {
-            Some(p) if support::is_ready(&p) && p.metadata.deletion_timestamp.is_none() => {
-                Probe::Ready(())
-            }
-            other => Probe::Pending(format!("{:?}", other.map(|p| p.status))),
-        })
-    })
-    .await?;
+    wait_for_pod_uid_change(&release, "krill-0", old_uid.as_deref(), false).await?;
     wait_for_fleet(&release, &fleet).await?;
     for ((secret, key), old) in held.iter().zip(&before) {
         let now = gateway_token(&release, secret, key).await?;

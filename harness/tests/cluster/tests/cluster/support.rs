@@ -184,3 +184,43 @@ pub async fn check_dns(
     );
     Ok(())
 }
+
+/// The UID of pod `name` now, `None` while no such pod exists.
+pub async fn pod_uid(release: &TestRelease, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(release
+        .api::<Pod>()
+        .get_opt(name)
+        .await?
+        .and_then(|p| p.metadata.uid))
+}
+
+/// Waits until pod `name` exists with a UID other than `old` (its StatefulSet replaced it), or,
+/// with `gone`, until no pod of that name exists at all.
+pub async fn wait_for_pod_uid_change(
+    release: &TestRelease,
+    name: &str,
+    old: Option<&str>,
+    gone: bool,
+) -> anyhow::Result<()> {
+    let what = if gone {
+        format!("pod {name} to be gone")
+    } else {
+        format!("pod {name} to be replaced")
+    };
+    poll(&what, Duration::from_secs(300), || async {
+        let uid =
+            pod_uid(release, name)
+                .await
+                .map_err(|e| krill_cluster::ClusterError::NotFound {
+                    what: format!("pod {name}"),
+                    detail: format!("{e:#}"),
+                })?;
+        Ok(match (uid, gone) {
+            (None, true) => Probe::Ready(()),
+            (Some(uid), false) if Some(uid.as_str()) != old => Probe::Ready(()),
+            (other, _) => Probe::Pending(format!("pod uid {other:?}")),
+        })
+    })
+    .await?;
+    Ok(())
+}
