@@ -98,3 +98,16 @@ build_test_images() {
   export KRILL_IMAGE=$image KRILL_TEST_LITELLM_IMAGE=$litellm KRILL_TEST_STAND_IN_IMAGE=$stand_in \
     KRILL_TEST_POSTGRES_IMAGE=$postgres
 }
+
+# loaded_image IMAGE: the chart's image value for IMAGE as loaded into a kind node: never pulled,
+# so a missing image fails at once instead of retrying a registry.
+loaded_image() {
+  echo "{repository: ${1%:*}, tag: \"${1##*:}\", pullPolicy: Never}"
+}
+
+# stand_in_manifest: the stand-in model's Deployment and Service
+# (harness/tests/image/images/stand-in/kubernetes.yaml) with the image build_test_images exported.
+stand_in_manifest() {
+  sed "s|image: IMAGE|image: $KRILL_TEST_STAND_IN_IMAGE|" \
+    "$KRILL_ROOT/harness/tests/image/images/stand-in/kubernetes.yaml"
+}

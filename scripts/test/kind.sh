@@ -44,24 +44,22 @@ scripts/cluster/kind.sh load "$KRILL_IMAGE" "$KRILL_TEST_LITELLM_IMAGE" "$KRILL_
 log "kind cluster up with the images loaded in $((SECONDS - start)) s"
 
 # What this cluster needs rather than what a test checks, given to every test release before its
-# own values: the loaded images, never pulled (Never: a missing image fails at once instead of
-# retrying a registry), and CPU requests small enough that a test's krills fit beside the control
-# plane on one node of a small machine (the chart's 250m per krill would leave pods Pending).
-image_ref() { echo "repository: ${1%:*}, tag: \"${1##*:}\", pullPolicy: Never"; }
+# own values: the loaded images, and CPU requests small enough that a test's krills fit beside the
+# control plane on one node of a small machine (the chart's 250m per krill would leave pods Pending).
 cat >"$work/kind-values.yaml" <<YAML
-image: {$(image_ref "$KRILL_IMAGE")}
+image: $(loaded_image "$KRILL_IMAGE")
 resources:
   requests: {cpu: 20m}
 snapshots:
   resources:
     requests: {cpu: 5m}
 apiServer:
-  image: {$(image_ref "$KRILL_TEST_LITELLM_IMAGE")}
+  image: $(loaded_image "$KRILL_TEST_LITELLM_IMAGE")
   resources:
     requests: {cpu: 20m}
   database:
     postgres:
-      image: {$(image_ref "$KRILL_TEST_POSTGRES_IMAGE")}
+      image: $(loaded_image "$KRILL_TEST_POSTGRES_IMAGE")
       resources:
         requests: {cpu: 10m}
 YAML
@@ -99,6 +97,21 @@ undo_dev_up() {
   KUBECONFIG="$KRILL_KUBECONFIG" helm uninstall krill -n krill --wait >/dev/null 2>&1 || true
   KUBECONFIG="$KRILL_KUBECONFIG" kubectl delete namespace krill --wait=false >/dev/null 2>&1 || true
 }
+# chart-testing as users run it in their CI: each charts/krill/ci/*-values.yaml installed, `helm
+# test`ed and uninstalled, with this cluster's images, in a namespace that also runs the stand-in
+# (named-values.yaml's model).
+ct_install() {
+  local ns=krill-ct
+  KUBECONFIG="$KRILL_KUBECONFIG" kubectl create namespace "$ns" >/dev/null || return 1
+  stand_in_manifest | KUBECONFIG="$KRILL_KUBECONFIG" kubectl -n "$ns" apply -f - >/dev/null || return 1
+  KUBECONFIG="$KRILL_KUBECONFIG" ct install --config ct.yaml --charts charts/krill --namespace "$ns" \
+    --release-name krill --helm-extra-set-args "--values=$work/kind-values.yaml"
+}
+start=$SECONDS
+check "ct install --config ct.yaml: every charts/krill/ci values file installs and passes helm test" ct_install
+KUBECONFIG="$KRILL_KUBECONFIG" kubectl delete namespace krill-ct --wait=false >/dev/null 2>&1 || true
+log "ct install ran in $((SECONDS - start)) s"
+
 start=$SECONDS
 check "scripts/dev up on kind: krills that answer, their table, an unknown krill refused" dev_up_answers
 undo_dev_up
