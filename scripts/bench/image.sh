@@ -5,6 +5,8 @@
 #   - cold start to /readyz through `krill run`, against the peer in the same run: the same
 #     image's OpenClaw started directly with an equivalent hand-written config (the ratio is
 #     what the helper and its volume preparation cost);
+#   - idle memory (the container's cgroup working set, BENCH_IDLE seconds after ready, default 30)
+#     of both;
 #   - `docker stop` (SIGTERM through tini to OpenClaw) and a warm rebuild with nothing changed.
 # Env: KRILL_IMAGE (default krill:<workspace version>), BENCH_RUNS (default 3).
 source "$(dirname "$0")/../lib/common.sh"
@@ -83,17 +85,23 @@ stop_seconds() {
   awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'
 }
 
-krill_times=() peer_times=() stop_times=() exit_codes=()
+idle_mib() { sleep "${BENCH_IDLE:-30}"; docker exec "$1" sh -c "$WORKING_SET_SH"; }
+krill_times=() peer_times=() stop_times=() exit_codes=() krill_mem=() peer_mem=()
 for i in $(seq "$runs"); do
   log "start-up run $i/$runs"
   krill_times+=("$(start_ready "krill-bench-$$-$i" "$image")")
+  krill_mem+=("$(idle_mib "krill-bench-$$-$i")")
   stop_times+=("$(stop_seconds "krill-bench-$$-$i")")
   exit_codes+=("$(docker inspect -f '{{.State.ExitCode}}' "krill-bench-$$-$i")")
   peer_times+=("$(start_ready "krill-bench-peer-$$-$i" -v "$work/config:/bench:ro" \
     -e OPENCLAW_CONFIG_PATH=/bench/openclaw.json --entrypoint tini "$image" -- \
     openclaw gateway run --port 18789 --bind lan)")
+  peer_mem+=("$(idle_mib "krill-bench-peer-$$-$i")")
   docker stop -t 30 "krill-bench-peer-$$-$i" >/dev/null
 done
+krill_idle=$(printf '%s\n' "${krill_mem[@]}" | median)
+peer_idle=$(printf '%s\n' "${peer_mem[@]}" | median)
+mem_ratio=$(awk -v a="$krill_idle" -v b="$peer_idle" 'BEGIN { printf "%.2f", a / b }')
 krill_start=$(printf '%s\n' "${krill_times[@]}" | median)
 peer_start=$(printf '%s\n' "${peer_times[@]}" | median)
 stop=$(printf '%s\n' "${stop_times[@]}" | median)
@@ -121,6 +129,7 @@ image \`$image\` (version $version) on \`$base\`. Medians of $runs runs.
 | measure | krill | peer (same run) | ratio |
 |---|---|---|---|
 | cold start to \`/readyz\` ready | ${krill_start} s via \`krill run\` | ${peer_start} s, OpenClaw started directly in the same image | ${ratio} |
+| idle memory (cgroup working set, ${BENCH_IDLE:-30} s after ready) | ${krill_idle} MiB | ${peer_idle} MiB | ${mem_ratio} |
 | \`docker stop -t 30\` (SIGTERM via tini) | ${stop} s, exit codes ${exit_codes[*]} | — | — |
 | warm rebuild, nothing changed | ${rebuild} s | — | — |
 | image size (uncompressed) | $(mb "$size") | upstream OpenClaw image: not pullable here, see below | — |

@@ -54,3 +54,15 @@ bench_write_section() {
   cat "$tmp" >"$doc"; rm -f "$tmp"
   log "wrote '${heading#\#* }' in ${doc#"$KRILL_ROOT"/}"
 }
+
+# WORKING_SET_SH: a shell script, run inside a container (`sh -c "$WORKING_SET_SH"`), printing the
+# container's memory working set in MiB as the kubelet counts it: cgroup usage minus inactive file
+# (cgroup v2 or v1).
+# shellcheck disable=SC2016,SC2034 # expanded by the container's shell; used where sourced
+WORKING_SET_SH='
+if [ -f /sys/fs/cgroup/memory.current ]; then
+  u=$(cat /sys/fs/cgroup/memory.current); i=$(awk "/^inactive_file /{print \$2}" /sys/fs/cgroup/memory.stat)
+else
+  u=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes); i=$(awk "/^total_inactive_file /{print \$2}" /sys/fs/cgroup/memory/memory.stat)
+fi
+echo $(( (u - i) / 1048576 ))'
