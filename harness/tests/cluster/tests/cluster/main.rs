@@ -6,6 +6,7 @@ mod config;
 mod helm_test;
 mod in_pod;
 mod install;
+mod leaks;
 mod network_policy;
 mod real_nodes;
 mod support;
