@@ -201,3 +201,83 @@ fn python_runs_and_claw_py_works_when_the_submodule_was_built_in() -> anyhow::Re
     );
     Ok(())
 }
+
+/// Names of files that hold credentials wherever they are: a token of a registry, a git host, a
+/// cloud or an SSH key would be readable by every krill (and by whoever pulls the image).
+const CREDENTIAL_FILES: &[&str] = &[
+    ".npmrc",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    "id_rsa",
+    "id_ed25519",
+    ".docker/config.json",
+    ".aws/credentials",
+    "credentials.json",
+];
+
+/// A secret-looking setting with a value (`NPM_TOKEN=…`, `--build-arg API_KEY=…`).
+fn secret_setting(text: &str) -> Option<String> {
+    let re = regex::Regex::new(
+        r"(?i)\b[A-Z0-9_]*(TOKEN|API_KEY|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*=[^\s\x22']+",
+    )
+    .expect("valid regex");
+    re.find(text).map(|m| m.as_str().to_owned())
+}
+
+#[test]
+fn no_layer_holds_a_credential_file_or_a_secret_setting() -> anyhow::Result<()> {
+    let settings = settings();
+    let image = docker::inspect(&settings.krill_image)?;
+    // Environment and the commands every layer was built with (build arguments show there).
+    let env = image["Config"]["Env"].to_string();
+    assert_eq!(
+        secret_setting(&env),
+        None,
+        "a secret in the image's environment"
+    );
+    let history = docker::checked(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        &settings.krill_image,
+    ])?;
+    assert!(history.lines().count() > 3, "no build history: {history}");
+    assert_eq!(
+        secret_setting(&history),
+        None,
+        "a secret in a layer's build command"
+    );
+    // Every file of every layer, including files a later layer deletes (they stay in the pull).
+    let dir = tempfile::tempdir()?;
+    let listing = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "docker save \"$1\" | tar -x -C \"$2\" && \
+             find \"$2\" -type f -name '*.tar' -o -type f -path '*/blobs/sha256/*' | \
+             while read -r layer; do tar -tf \"$layer\" 2>/dev/null; done",
+        )
+        .arg("sh")
+        .arg(&settings.krill_image)
+        .arg(dir.path())
+        .output()?;
+    assert!(listing.status.success(), "{}", docker::describe(&listing));
+    let files = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        files.lines().any(|f| f.ends_with("usr/local/bin/krill")),
+        "the layer listing misses the krill binary: the search would find nothing"
+    );
+    let found: Vec<&str> = files
+        .lines()
+        .filter(|f| {
+            CREDENTIAL_FILES.iter().any(|c| f.ends_with(c))
+                || f.starts_with("run/secrets/") && !f.ends_with('/')
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "credential files in the image's layers: {found:?}"
+    );
+    Ok(())
+}
