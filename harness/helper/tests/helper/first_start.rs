@@ -247,7 +247,7 @@ fn a_token_file_is_used_and_never_printed() {
 }
 
 #[test]
-fn without_a_token_run_refuses_naming_both_sources() {
+fn without_a_token_run_refuses_naming_every_source() {
     let volume = Volume::new();
     let tokens = volume.path("tokens");
     let output = volume
@@ -266,11 +266,9 @@ fn without_a_token_run_refuses_naming_both_sources() {
         stderr.contains(&tokens.join("alice").display().to_string()),
         "{stderr}"
     );
-    // A pod scaled past the release's replicas lands here: the message names the fix.
-    assert!(
-        stderr.contains("helm upgrade --reuse-values --set replicas=N"),
-        "{stderr}"
-    );
+    // The chart's way is the keeper: the message names it (a pod scaled past the release's
+    // replicas gets its token there too).
+    assert!(stderr.contains("KRILL_KEEPER_URL is unset"), "{stderr}");
     assert!(
         !volume.data().exists(),
         "refused before touching the volume"
