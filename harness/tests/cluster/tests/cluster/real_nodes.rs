@@ -98,6 +98,28 @@ async fn check_krill_container(release: &TestRelease, pod: &Pod) -> anyhow::Resu
             );
         }
     }
+    // What Pod Security "restricted" and the pod contract ask of a running container, seen from
+    // inside: user and group 1000, and a root filesystem nothing can write to.
+    for container in ["krill", "snapshot"] {
+        let who = release
+            .exec(
+                &name,
+                Some(container),
+                &["sh", "-c", "id -u; id -g; touch /krill-probe 2>&1; echo $?"],
+                EXEC,
+            )
+            .await?
+            .require_success(&name, &["id; touch /krill-probe"])?;
+        let lines: Vec<&str> = who.stdout.lines().collect();
+        ensure!(
+            lines.first() == Some(&"1000") && lines.get(1) == Some(&"1000"),
+            "{name}/{container} does not run as 1000:1000: {lines:?}"
+        );
+        ensure!(
+            who.stdout.contains("Read-only file system") && lines.last() != Some(&"0"),
+            "{name}/{container} can write to its root filesystem: {lines:?}"
+        );
+    }
     Ok(())
 }
 
