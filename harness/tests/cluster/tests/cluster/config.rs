@@ -112,12 +112,8 @@ async fn krill_config_maps_carry_their_overrides_and_no_secret(
         "the provider key is in no Secret: {:?}",
         secret_values.iter().map(|(k, _)| k).collect::<Vec<_>>()
     );
-    ensure!(
-        secret_values
-            .iter()
-            .any(|(k, _)| k.starts_with("krill-alice-secrets/")),
-        "alice has no Secret of her own"
-    );
+    // The krills' own tokens are made by the keeper once its pod runs, so they are searched for
+    // on real nodes (leaks::no_secret_reaches_a_config_map_a_log_an_event_or_a_snapshot).
     // Nor in any pod template: secrets reach containers only as secretKeyRef.
     for sts in release
         .api::<StatefulSet>()
