@@ -82,7 +82,9 @@ pub enum CliError {
         known: String,
     },
 
-    #[error("krill {name} has no snapshot yet\n  fix: `kubectl krill snapshot {name}` takes one now")]
+    #[error(
+        "krill {name} has no snapshot yet\n  fix: `kubectl krill snapshot {name}` takes one now"
+    )]
     NoSnapshot { name: String },
 
     #[error("{what} {path}: {source}")]
@@ -104,9 +106,18 @@ impl CliError {
 /// What the API server (or kubelet) said, without the client's debug dump around it.
 pub fn kube_message(error: &kube::Error) -> String {
     match error {
-        kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
+        kube::Error::Api(status) => format!("{} ({})", unwrapped(&status.message), status.reason),
         other => causes(other),
     }
+}
+
+/// A kubelet's message without the `Internal error occurred: ` the API server puts in front of
+/// it once per hop.
+pub fn unwrapped(mut message: &str) -> &str {
+    while let Some(rest) = message.strip_prefix("Internal error occurred: ") {
+        message = rest;
+    }
+    message
 }
 
 /// An error and its root cause in one line (`client error (Connect): Connection refused`):

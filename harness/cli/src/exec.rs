@@ -27,6 +27,14 @@ pub struct Captured {
     pub code: i32,
 }
 
+/// The command for messages: a shell script is shown as `sh -c …`, not in full.
+fn shown(command: &[String]) -> String {
+    match command {
+        [shell, flag, ..] if flag == "-c" => format!("{shell} -c …"),
+        _ => command.join(" "),
+    }
+}
+
 fn error(krill: &Krill, pod: &str, what: String, detail: impl ToString) -> CliError {
     CliError::Exec {
         name: krill.name.clone(),
@@ -57,7 +65,7 @@ async fn start(
             error(
                 krill,
                 &pod_name,
-                format!("cannot start `{}` in container {container}", command.join(" ")),
+                format!("cannot start `{}` in container {container}", shown(command)),
                 crate::error::kube_message(&e),
             )
         })?;
@@ -74,7 +82,7 @@ pub async fn capture(
     timeout: Duration,
 ) -> Result<Captured, CliError> {
     let (pod, mut process) = start(target, krill, container, command, stdin.is_some()).await?;
-    let what = format!("`{}` in container {container}", command.join(" "));
+    let what = format!("`{}` in container {container}", shown(command));
     let run = async {
         if let (Some(bytes), Some(mut writer)) = (stdin, process.stdin()) {
             writer.write_all(bytes).await?;
@@ -92,7 +100,14 @@ pub async fn capture(
     };
     let (stdout, stderr, status) = tokio::time::timeout(timeout, run)
         .await
-        .map_err(|_| error(krill, &pod, what.clone(), format!("no answer within {timeout:?}")))?
+        .map_err(|_| {
+            error(
+                krill,
+                &pod,
+                what.clone(),
+                format!("no answer within {timeout:?}"),
+            )
+        })?
         .map_err(|e| error(krill, &pod, what.clone(), e))?;
     let code = exit_code(status.as_ref()).map_err(|detail| error(krill, &pod, what, detail))?;
     Ok(Captured {
@@ -112,7 +127,7 @@ pub async fn stream(
     interactive: bool,
 ) -> Result<Ended, CliError> {
     let (pod, mut process) = start(target, krill, container, command, interactive).await?;
-    let what = format!("`{}` in container {container}", command.join(" "));
+    let what = format!("`{}` in container {container}", shown(command));
     if interactive && let Some(mut writer) = process.stdin() {
         tokio::spawn(async move {
             let mut input = tokio::io::stdin();
@@ -146,7 +161,7 @@ pub async fn download(
     mut progress: impl FnMut(u64),
 ) -> Result<Captured, CliError> {
     let (pod, mut process) = start(target, krill, container, command, false).await?;
-    let what = format!("`{}` in container {container}", command.join(" "));
+    let what = format!("`{}` in container {container}", shown(command));
     let status = process.take_status();
     let (stdout, stderr) = (process.stdout(), process.stderr());
     let copy = async {
@@ -220,7 +235,7 @@ fn exit_code(status: Option<&Status>) -> Result<i32, String> {
     code.ok_or_else(|| {
         format!(
             "{} ({})",
-            status.message.as_deref().unwrap_or("refused"),
+            crate::error::unwrapped(status.message.as_deref().unwrap_or("refused")),
             status.reason.as_deref().unwrap_or("no reason given")
         )
     })

@@ -120,7 +120,9 @@ impl Helm {
                 ),
             });
         }
-        let shown = self.run(target, &["show".into(), "chart".into(), chart.into()]).await?;
+        let shown = self
+            .run(target, &["show".into(), "chart".into(), chart.into()])
+            .await?;
         let meta: ChartMeta = serde_yaml::from_str(&shown).map_err(|e| CliError::Helm {
             detail: format!("cannot read Chart.yaml of {chart}: {e}"),
             fix: "pass the krill chart with --chart".into(),

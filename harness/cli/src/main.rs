@@ -2,8 +2,10 @@
 //! also `kubectl krill ...` (kubectl runs any `kubectl-<name>` as a plugin). docs/operations.md
 //! describes every command.
 
+mod chat;
 mod error;
 mod exec;
+mod forward;
 mod helm;
 mod krills;
 mod snapshots;
@@ -98,6 +100,16 @@ enum Command {
         /// Seconds between refreshes with --watch.
         #[arg(long, default_value = "5")]
         interval: u64,
+    },
+    /// Send one message through a krill's gateway (port-forward, its own token) and print the
+    /// answer.
+    Chat { name: String, message: String },
+    /// Keep a port-forward to a krill's gateway open and print the Control UI's address.
+    Connect {
+        name: String,
+        /// Local port (default: any free one).
+        #[arg(short, long, default_value = "0")]
+        port: u16,
     },
     /// Print a krill's gateway token (for the Control UI or the OpenAI-compatible endpoint).
     Token { name: String },
@@ -200,6 +212,30 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             tokio::time::sleep(Duration::from_secs(interval.max(1))).await;
         },
+        Command::Chat { name, message } => {
+            let (_, krill) = krills::find(&target, &name).await?;
+            println!("{}", chat::turn(&target, &krill, &message).await?);
+        }
+        Command::Connect { name, port } => {
+            let (_, krill) = krills::find(&target, &name).await?;
+            forward::serve(&target, &krill, port, |address| {
+                println!(
+                    "krill {} (pod {}): gateway on http://{address}/",
+                    krill.name, krill.pod_name
+                );
+                println!(
+                    "Control UI: open http://{address}/ and paste the gateway token into \
+                     \"Gateway secret\" (print it with `kubectl krill token {}`)",
+                    krill.name
+                );
+                println!(
+                    "OpenAI-compatible API: http://{address}/v1/chat/completions with \
+                     `Authorization: Bearer <token>`"
+                );
+                println!("Ctrl-C ends the port-forward.");
+            })
+            .await?;
+        }
         Command::Token { name } => {
             let (_, krill) = krills::find(&target, &name).await?;
             println!("{}", token::read(&target, &krill).await?);
@@ -321,7 +357,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn set_paused(target: &Target, name: &str, paused: bool, helm: HelmArgs) -> anyhow::Result<()> {
+async fn set_paused(
+    target: &Target,
+    name: &str,
+    paused: bool,
+    helm: HelmArgs,
+) -> anyhow::Result<()> {
     let (_, krill) = krills::find(target, name).await?;
     if krill.kind == krills::Kind::Fleet {
         return Err(error::CliError::FleetPause { name: krill.name }.into());
@@ -334,6 +375,10 @@ async fn set_paused(target: &Target, name: &str, paused: bool, helm: HelmArgs) -
     helm.helm()
         .set(target, &[format!("krills.{}.paused={paused}", krill.name)])
         .await?;
-    eprintln!("krill {} is now {word} (release {})", krill.name, target.release());
+    eprintln!(
+        "krill {} is now {word} (release {})",
+        krill.name,
+        target.release()
+    );
     Ok(())
 }

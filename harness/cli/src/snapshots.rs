@@ -65,7 +65,11 @@ pub async fn probe(target: &Target, krill: &Krill, timeout: Duration) -> Result<
         name: krill.name.clone(),
         pod: krill.pod_name.clone(),
         what: format!("reading the volume in container {container}"),
-        detail: format!("unexpected output (exit {}): {}", out.code, out.stderr.trim()),
+        detail: format!(
+            "unexpected output (exit {}): {}",
+            out.code,
+            out.stderr.trim()
+        ),
     })
 }
 

@@ -124,7 +124,12 @@ fn row(
         .and_then(|p| p.metadata.creation_timestamp.as_ref())
         .map(|t| now.as_second() - t.0.as_second());
     let (last_snapshot, count, volume, volume_unknown) = match probe {
-        Ok(p) => (p.snapshots.last().cloned(), Some(p.snapshots.len()), Some(p.volume), None),
+        Ok(p) => (
+            p.snapshots.last().cloned(),
+            Some(p.snapshots.len()),
+            Some(p.volume),
+            None,
+        ),
         Err(reason) => (None, None, None, Some(reason)),
     };
     Row {

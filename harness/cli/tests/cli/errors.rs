@@ -5,8 +5,8 @@ use crate::support::{install, krill, krill_without_cluster, release};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ObjectMeta, PostParams};
 use krill_cluster::TestRelease;
+use kube::api::{ObjectMeta, PostParams};
 use rstest::rstest;
 
 #[rstest]
@@ -14,7 +14,13 @@ use rstest::rstest;
 async fn an_unknown_krill_is_refused_listing_the_krills_there_are(
     #[future(awt)] release: TestRelease,
 ) -> anyhow::Result<()> {
-    install(&release, "replicas: 1\nkrills:\n  alice: {}\n", 1, &["alice"]).await?;
+    install(
+        &release,
+        "replicas: 1\nkrills:\n  alice: {}\n",
+        1,
+        &["alice"],
+    )
+    .await?;
     for args in [
         &["token", "nobody"][..],
         &["exec", "nobody", "--", "true"],
@@ -134,7 +140,13 @@ krills:
     create_secret(&release, "carol-token", "gateway-token", "carol-secret-1").await;
     // dave never starts on real nodes (the keeper refuses a token Secret that is missing).
     install(&release, values, 1, &["carol"]).await?;
-    create_secret(&release, "krill-0-gateway-token", "gateway-token", "fleet-0-secret").await;
+    create_secret(
+        &release,
+        "krill-0-gateway-token",
+        "gateway-token",
+        "fleet-0-secret",
+    )
+    .await;
 
     let run = krill(&release, &["token", "carol"]).await;
     assert!(run.ok(), "{run:?}");
@@ -149,7 +161,54 @@ krills:
     assert!(!run.ok(), "{run:?}");
     assert!(
         run.stderr.contains("krill dave")
-            && run.stderr.contains("Secret dave-token-nobody-made does not exist"),
+            && run
+                .stderr
+                .contains("Secret dave-token-nobody-made does not exist"),
+        "{run:?}"
+    );
+    Ok(())
+}
+
+#[rstest]
+#[tokio::test]
+async fn chat_names_the_krill_when_its_gateway_cannot_be_reached(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    if release.cluster().pod_runtime().await? == krill_cluster::PodRuntime::Real {
+        // Real gateways answer: real.rs checks the turn itself.
+        krill_test_support::not_run("needs simulated nodes, whose pods forward no port");
+        return Ok(());
+    }
+    install(&release, "replicas: 2\n", 2, &[]).await?;
+    // No keeper runs on kwok: krill-1 has no token yet.
+    let run = krill(&release, &["chat", "krill-1", "hello"]).await;
+    assert!(
+        !run.ok()
+            && run
+                .stderr
+                .contains("cannot read krill krill-1's gateway token")
+            && run
+                .stderr
+                .contains("Secret krill-1-gateway-token does not exist"),
+        "{run:?}"
+    );
+    create_secret(&release, "krill-0-gateway-token", "gateway-token", "t").await;
+    let run = krill(&release, &["chat", "krill-0", "hello"]).await;
+    assert!(
+        !run.ok()
+            && run
+                .stderr
+                .contains("krill krill-0: the gateway did not answer")
+            && run.stderr.contains("port-forward failed"),
+        "{run:?}"
+    );
+    let run = krill(&release, &["snapshots", "krill-0"]).await;
+    assert!(
+        !run.ok()
+            && run
+                .stderr
+                .contains("in container snapshot in krill krill-0")
+            && !run.stderr.contains("Internal error occurred"),
         "{run:?}"
     );
     Ok(())

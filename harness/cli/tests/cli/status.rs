@@ -63,9 +63,15 @@ async fn status_lists_named_fleet_and_paused_krills(
     let run = krill(&release, &["status"]).await;
     assert!(run.ok(), "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert!(lines[0].contains("KRILL") && lines[0].contains("LAST SNAPSHOT"), "{run:?}");
+    assert!(
+        lines[0].contains("KRILL") && lines[0].contains("LAST SNAPSHOT"),
+        "{run:?}"
+    );
     assert_eq!(lines.len(), 5, "a header and one line per krill: {run:?}");
-    assert!(lines[2].contains("bob") && lines[2].contains("Paused"), "{run:?}");
+    assert!(
+        lines[2].contains("bob") && lines[2].contains("Paused"),
+        "{run:?}"
+    );
     Ok(())
 }
 
@@ -75,12 +81,14 @@ async fn a_paused_krill_is_refused_naming_resume(
     #[future(awt)] release: TestRelease,
 ) -> anyhow::Result<()> {
     install(&release, VALUES, 2, &["alice"]).await?;
-    let commands: [&[&str]; 5] = [
+    let commands: [&[&str]; 7] = [
         &["exec", "bob", "--", "true"],
         &["logs", "bob"],
         &["snapshots", "bob"],
         &["snapshot", "bob"],
+        &["fetch", "bob", "-o", "bob.claw"],
         &["chat", "bob", "hello"],
+        &["connect", "bob"],
     ];
     for args in commands {
         let run = krill(&release, args).await;

@@ -6,7 +6,9 @@ use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
-use krill_cluster::{Cluster, Provider, TestRelease, Values, chart_dir, wait_for_statefulset_ready};
+use krill_cluster::{
+    Cluster, Provider, TestRelease, Values, chart_dir, wait_for_statefulset_ready,
+};
 use rstest::fixture;
 
 /// Generous: two cores shared with other work.
@@ -74,7 +76,12 @@ pub async fn krill(release: &TestRelease, args: &[&str]) -> Run {
         .find("helm")
         .expect("the pinned helm");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-krill"));
-    command.args(["--namespace", release.namespace(), "--release", release.name()]);
+    command.args([
+        "--namespace",
+        release.namespace(),
+        "--release",
+        release.name(),
+    ]);
     // Before the command's own arguments: after `exec NAME --` everything is the command.
     if let Some(kubeconfig) = kubeconfig() {
         command.arg("--kubeconfig").arg(kubeconfig);

@@ -17,7 +17,13 @@ async fn replicas(release: &TestRelease, statefulset: &str) -> anyhow::Result<i3
 async fn scale_pause_and_resume_change_the_release_not_the_objects(
     #[future(awt)] release: TestRelease,
 ) -> anyhow::Result<()> {
-    install(&release, "replicas: 1\nkrills:\n  alice: {}\n", 1, &["alice"]).await?;
+    install(
+        &release,
+        "replicas: 1\nkrills:\n  alice: {}\n",
+        1,
+        &["alice"],
+    )
+    .await?;
 
     let run = krill(&release, &["scale", "2"]).await;
     assert!(run.ok(), "{run:?}");
@@ -27,16 +33,21 @@ async fn scale_pause_and_resume_change_the_release_not_the_objects(
     let run = krill(&release, &["pause", "alice"]).await;
     assert!(run.ok(), "{run:?}");
     assert!(run.stderr.contains("krill alice is now paused"), "{run:?}");
-    assert_eq!(helm_values(&release).await?["krills"]["alice"]["paused"], true);
+    assert_eq!(
+        helm_values(&release).await?["krills"]["alice"]["paused"],
+        true
+    );
     assert_eq!(replicas(&release, "krill-alice").await?, 0);
     // The pod goes; status shows the krill paused, not gone.
     poll("krill-alice-0 to be gone", ROLLOUT, || async {
         let run = krill(&release, &["status", "-o", "json"]).await;
-        Ok(if run.stdout.contains("\"Paused\"") && !run.stdout.contains("\"Terminating\"") {
-            Probe::Ready(())
-        } else {
-            Probe::Pending(run.stdout)
-        })
+        Ok(
+            if run.stdout.contains("\"Paused\"") && !run.stdout.contains("\"Terminating\"") {
+                Probe::Ready(())
+            } else {
+                Probe::Pending(run.stdout)
+            },
+        )
     })
     .await?;
 
@@ -60,7 +71,10 @@ async fn scale_pause_and_resume_change_the_release_not_the_objects(
 
     let run = krill(&release, &["resume", "alice"]).await;
     assert!(run.ok(), "{run:?}");
-    assert_eq!(helm_values(&release).await?["krills"]["alice"]["paused"], false);
+    assert_eq!(
+        helm_values(&release).await?["krills"]["alice"]["paused"],
+        false
+    );
     assert_eq!(replicas(&release, "krill-alice").await?, 1);
     Ok(())
 }
