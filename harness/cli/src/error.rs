@@ -87,6 +87,18 @@ pub enum CliError {
     )]
     NoSnapshot { name: String },
 
+    #[error(
+        "{path} is not an archive krill {name} can be restored from: {detail}\n  fix: nothing was changed; fetch a good snapshot (`kubectl krill snapshots {name}`)"
+    )]
+    CorruptArchive {
+        name: String,
+        path: PathBuf,
+        detail: String,
+    },
+
+    #[error("restore of krill {name}: {detail}")]
+    Restore { name: String, detail: String },
+
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,

@@ -53,23 +53,35 @@ async fn start(
 ) -> Result<(String, AttachedProcess), CliError> {
     let pod: &Pod = krill.running_pod(target.namespace())?;
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    start_in(target, krill, &pod_name, container, command, stdin).await
+}
+
+/// Starts `command` in `pod`, which may be a helper pod of `krill` rather than its own.
+async fn start_in(
+    target: &Target,
+    krill: &Krill,
+    pod_name: &str,
+    container: &str,
+    command: &[String],
+    stdin: bool,
+) -> Result<(String, AttachedProcess), CliError> {
     let params = AttachParams::default()
         .container(container)
         .stdin(stdin)
         .stdout(true)
         .stderr(true);
     let process = Api::<Pod>::namespaced(target.client.clone(), target.namespace())
-        .exec(&pod_name, command.to_vec(), &params)
+        .exec(pod_name, command.to_vec(), &params)
         .await
         .map_err(|e| {
             error(
                 krill,
-                &pod_name,
+                pod_name,
                 format!("cannot start `{}` in container {container}", shown(command)),
                 crate::error::kube_message(&e),
             )
         })?;
-    Ok((pod_name, process))
+    Ok((pod_name.to_owned(), process))
 }
 
 /// Runs `command` in `container` and collects its output, within `timeout`.
@@ -81,17 +93,55 @@ pub async fn capture(
     stdin: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Captured, CliError> {
-    let (pod, mut process) = start(target, krill, container, command, stdin.is_some()).await?;
+    let pod = krill.running_pod(target.namespace())?;
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    capture_in(
+        target,
+        krill,
+        &pod_name,
+        container,
+        command,
+        stdin,
+        timeout,
+        |_| {},
+    )
+    .await
+}
+
+/// [`capture`] in `pod_name`, with `progress` called as stdin is sent (bytes so far).
+#[allow(clippy::too_many_arguments)]
+pub async fn capture_in(
+    target: &Target,
+    krill: &Krill,
+    pod_name: &str,
+    container: &str,
+    command: &[String],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+    mut progress: impl FnMut(u64),
+) -> Result<Captured, CliError> {
+    let (pod, mut process) =
+        start_in(target, krill, pod_name, container, command, stdin.is_some()).await?;
     let what = format!("`{}` in container {container}", shown(command));
-    let run = async {
-        if let (Some(bytes), Some(mut writer)) = (stdin, process.stdin()) {
-            writer.write_all(bytes).await?;
+    let status = process.take_status();
+    let (writer, out, err) = (process.stdin(), process.stdout(), process.stderr());
+    let send = async {
+        if let (Some(bytes), Some(mut writer)) = (stdin, writer) {
+            let mut sent = 0u64;
+            for chunk in bytes.chunks(256 * 1024) {
+                writer.write_all(chunk).await?;
+                sent += chunk.len() as u64;
+                progress(sent);
+            }
             writer.shutdown().await?;
         }
-        let status = process.take_status();
-        // Both pipes drained together: kube's are small, and a command filling one while we
-        // read the other would never finish.
-        let (out, err) = tokio::join!(read_all(process.stdout()), read_all(process.stderr()));
+        Ok::<_, std::io::Error>(())
+    };
+    let run = async {
+        // All three together: kube's pipes are small, and a command filling one while we wait
+        // on another would never finish.
+        let (sent, out, err) = tokio::join!(send, read_all(out), read_all(err));
+        sent?;
         let status = match status {
             Some(status) => status.await,
             None => None,

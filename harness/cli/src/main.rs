@@ -8,6 +8,7 @@ mod exec;
 mod forward;
 mod helm;
 mod krills;
+mod restore;
 mod snapshots;
 mod status;
 mod target;
@@ -134,6 +135,15 @@ enum Command {
         stdin: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// Restore a named krill from a .claw: checked here first, then the krill is paused, `krill
+    /// restore` runs on its volume, and the krill is resumed; nothing is changed when the archive
+    /// is refused.
+    Restore {
+        name: String,
+        archive: PathBuf,
+        #[command(flatten)]
+        helm: HelmArgs,
     },
     /// Size the anonymous fleet to N krills (the release's `replicas`); volumes are kept.
     Scale {
@@ -302,6 +312,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 "release {}: the fleet is now {replicas} krill(s)",
                 target.release()
             );
+        }
+        Command::Restore {
+            name,
+            archive,
+            helm,
+        } => {
+            let (_, krill) = krills::find(&target, &name).await?;
+            let printed = restore::restore(&target, &krill, &archive, &helm.helm()).await?;
+            eprint!("{printed}");
+            eprintln!("krill {} restored from {}", krill.name, archive.display());
         }
         Command::Pause { name, helm } => set_paused(&target, &name, true, helm).await?,
         Command::Resume { name, helm } => set_paused(&target, &name, false, helm).await?,

@@ -164,6 +164,20 @@ pub fn pick(krill: &Krill, probe: &Probe, wanted: Option<&str>) -> Result<Snapsh
         })
 }
 
+/// A transfer's progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
 /// Copies `snapshot` to `out`: into a temporary file beside it, renamed into place only once
 /// every byte arrived and the count matches, so a cut transfer never leaves a `.claw` behind.
 pub async fn fetch(
@@ -185,15 +199,7 @@ pub async fn fetch(
     let mut file = tokio::fs::File::create(&partial)
         .await
         .map_err(CliError::io("cannot create", &partial))?;
-    let bar = indicatif::ProgressBar::new(snapshot.bytes);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(snapshot.file.clone());
+    let bar = progress_bar(snapshot.bytes, &snapshot.file);
     let command = vec![
         "cat".to_owned(),
         format!("{SNAPSHOT_DIR}/{}", snapshot.file),

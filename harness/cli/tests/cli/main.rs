@@ -4,6 +4,7 @@
 
 mod errors;
 mod real;
+mod restore;
 mod status;
 mod support;
 mod values;
