@@ -32,7 +32,7 @@ use crate::target::{Selector, Target};
     name = "kubectl-krill",
     bin_name = "kubectl krill",
     version,
-    about = "The krills of a Helm release: status, chat, logs, exec, snapshots, scale, pause"
+    about = "The krills of a Helm release: status, chat, connect, token, logs, exec, snapshots, fetch, restore, scale, pause, resume"
 )]
 struct Cli {
     /// The Helm release.

@@ -52,14 +52,36 @@ async fn a_namespace_without_the_release_says_so(
     #[future(awt)] release: TestRelease,
 ) -> anyhow::Result<()> {
     // Nothing installed in this test's namespace.
+    let expected = format!(
+        "release krill has no krills in namespace {}",
+        release.namespace()
+    );
     let run = krill(&release, &["status"]).await;
     assert!(!run.ok(), "{run:?}");
     assert!(
-        run.stderr.contains(&format!(
-            "release krill has no krills in namespace {}",
-            release.namespace()
-        )) && run.stderr.contains("--release / -n"),
+        run.stderr.contains(&expected) && run.stderr.contains("--release / -n"),
         "{run:?}"
+    );
+    // The same through kubectl, which finds the binary on PATH as the plugin `krill`.
+    let kubectl = release.cluster().tools().find("kubectl")?;
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-krill"));
+    let path = std::env::join_paths(
+        [bin.parent().expect("a directory").to_owned()]
+            .into_iter()
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
+    )?;
+    let mut command = tokio::process::Command::new(kubectl);
+    command.args(["krill", "--namespace", release.namespace()]);
+    if let Some(kubeconfig) = crate::support::kubeconfig() {
+        command.arg("--kubeconfig").arg(kubeconfig);
+    }
+    let out = command.arg("status").env("PATH", path).output().await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(&expected),
+        "{stderr}"
     );
     Ok(())
 }

@@ -60,7 +60,7 @@ impl From<Output> for Run {
 }
 
 /// The kubeconfig the binary gets: the provider's file, or (existing) the environment's.
-fn kubeconfig() -> Option<PathBuf> {
+pub fn kubeconfig() -> Option<PathBuf> {
     match Provider::from_env() {
         Ok(Provider::Existing) => None,
         _ => std::env::var_os("KRILL_KUBECONFIG").map(PathBuf::from),
