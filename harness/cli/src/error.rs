@@ -83,6 +83,11 @@ pub enum CliError {
     },
 
     #[error(
+        "krill {name} has no snapshot sidecar: snapshots are off in its release\n  fix: set `snapshots.enabled=true` in the release's values"
+    )]
+    SnapshotsOff { name: String },
+
+    #[error(
         "krill {name} has no snapshot yet\n  fix: `kubectl krill snapshot {name}` takes one now"
     )]
     NoSnapshot { name: String },

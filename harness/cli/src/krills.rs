@@ -187,10 +187,8 @@ impl Krills {
 }
 
 /// Lists the release and picks one krill: what most commands start with.
-pub async fn find(target: &Target, name: &str) -> Result<(Krills, Krill), CliError> {
-    let krills = Krills::list(target).await?;
-    let krill = krills.find(target, name)?;
-    Ok((krills, krill))
+pub async fn find(target: &Target, name: &str) -> Result<Krill, CliError> {
+    Krills::list(target).await?.find(target, name)
 }
 
 #[cfg(test)]

@@ -223,11 +223,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             tokio::time::sleep(Duration::from_secs(interval.max(1))).await;
         },
         Command::Chat { name, message } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             println!("{}", chat::turn(&target, &krill, &message).await?);
         }
         Command::Connect { name, port } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             forward::serve(&target, &krill, port, |address| {
                 println!(
                     "krill {} (pod {}): gateway on http://{address}/",
@@ -247,7 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             .await?;
         }
         Command::Token { name } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             println!("{}", token::read(&target, &krill).await?);
         }
         Command::Logs {
@@ -256,7 +256,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             follow,
             tail,
         } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             let pod = krill.running_pod(target.namespace())?;
             let pod_name = pod.metadata.name.clone().unwrap_or_default();
             let params = LogParams {
@@ -289,7 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             stdin,
             command,
         } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             let interactive = stdin || !std::io::stdin().is_terminal();
             let ended = exec::stream(&target, &krill, &container, &command, interactive).await?;
             return Ok(std::process::ExitCode::from(
@@ -318,7 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             archive,
             helm,
         } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             let printed = restore::restore(&target, &krill, &archive, &helm.helm()).await?;
             eprint!("{printed}");
             eprintln!("krill {} restored from {}", krill.name, archive.display());
@@ -326,9 +326,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Pause { name, helm } => set_paused(&target, &name, true, helm).await?,
         Command::Resume { name, helm } => set_paused(&target, &name, false, helm).await?,
         Command::Snapshots { name, output } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             krill.running_pod(target.namespace())?;
             let probe = snapshots::probe(&target, &krill, Duration::from_secs(30)).await?;
+            if !probe.sidecar {
+                return Err(error::CliError::SnapshotsOff { name: krill.name }.into());
+            }
             match output {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&probe.snapshots)?),
                 Output::Table => {
@@ -353,7 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
         }
         Command::Snapshot { name } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             print!("{}", snapshots::take(&target, &krill).await?);
         }
         Command::Fetch {
@@ -361,7 +364,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             snapshot,
             output,
         } => {
-            let (_, krill) = krills::find(&target, &name).await?;
+            let krill = krills::find(&target, &name).await?;
             krill.running_pod(target.namespace())?;
             let probe = snapshots::probe(&target, &krill, Duration::from_secs(30)).await?;
             let chosen = snapshots::pick(&krill, &probe, snapshot.as_deref())?;
@@ -383,7 +386,7 @@ async fn set_paused(
     paused: bool,
     helm: HelmArgs,
 ) -> anyhow::Result<()> {
-    let (_, krill) = krills::find(target, name).await?;
+    let krill = krills::find(target, name).await?;
     if krill.kind == krills::Kind::Fleet {
         return Err(error::CliError::FleetPause { name: krill.name }.into());
     }

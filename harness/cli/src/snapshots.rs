@@ -31,6 +31,8 @@ pub struct SnapshotFile {
 
 #[derive(Debug, Clone)]
 pub struct Probe {
+    /// The pod has the snapshot sidecar (`snapshots.enabled`); without it there are none to list.
+    pub sidecar: bool,
     pub volume: Volume,
     /// Oldest first.
     pub snapshots: Vec<SnapshotFile>,
@@ -61,7 +63,11 @@ pub async fn probe(target: &Target, krill: &Krill, timeout: Duration) -> Result<
     let command = vec!["sh".to_owned(), "-c".to_owned(), script];
     let container = container_of(krill);
     let out = exec::capture(target, krill, container, &command, None, timeout).await?;
-    parse_probe(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| CliError::Exec {
+    parse_probe(
+        &String::from_utf8_lossy(&out.stdout),
+        container == SNAPSHOT_CONTAINER,
+    )
+    .ok_or_else(|| CliError::Exec {
         name: krill.name.clone(),
         pod: krill.pod_name.clone(),
         what: format!("reading the volume in container {container}"),
@@ -73,7 +79,7 @@ pub async fn probe(target: &Target, krill: &Krill, timeout: Duration) -> Result<
     })
 }
 
-fn parse_probe(text: &str) -> Option<Probe> {
+fn parse_probe(text: &str, sidecar: bool) -> Option<Probe> {
     let mut lines = text.lines();
     let df: Vec<&str> = lines.next()?.split_whitespace().collect();
     let size_kib: u64 = df.get(1)?.parse().ok()?;
@@ -93,6 +99,7 @@ fn parse_probe(text: &str) -> Option<Probe> {
         .collect();
     snapshots.sort_by(|a, b| (a.time, &a.file).cmp(&(b.time, &b.file)));
     Some(Probe {
+        sidecar,
         volume: Volume {
             used_bytes: used_kib * 1024,
             size_bytes: size_kib * 1024,
@@ -104,6 +111,12 @@ fn parse_probe(text: &str) -> Option<Probe> {
 /// Takes a snapshot now with the helper, under the release's retention and free-space rules
 /// (the sidecar's environment); prints what the helper printed.
 pub async fn take(target: &Target, krill: &Krill) -> Result<String, CliError> {
+    krill.running_pod(target.namespace())?;
+    if container_of(krill) != SNAPSHOT_CONTAINER {
+        return Err(CliError::SnapshotsOff {
+            name: krill.name.clone(),
+        });
+    }
     let command: Vec<String> = ["krill", "snapshot", "--out", SNAPSHOT_DIR]
         .map(str::to_owned)
         .to_vec();
@@ -134,6 +147,11 @@ pub async fn take(target: &Target, krill: &Krill) -> Result<String, CliError> {
 
 /// Which snapshot `wanted` means (a file name, with or without `.claw`), or the newest.
 pub fn pick(krill: &Krill, probe: &Probe, wanted: Option<&str>) -> Result<SnapshotFile, CliError> {
+    if !probe.sidecar {
+        return Err(CliError::SnapshotsOff {
+            name: krill.name.clone(),
+        });
+    }
     let Some(wanted) = wanted else {
         return probe
             .snapshots
@@ -267,7 +285,7 @@ mod tests {
         let text = "/dev/sda1 1000 250 750 25% /krill/data\n\
                     1700000100.5 2048 alice-20231114T222820Z.claw\n\
                     1700000000.0 1024 alice-20231114T222640Z.claw\n";
-        let probe = parse_probe(text).expect("parsed");
+        let probe = parse_probe(text, true).expect("parsed");
         assert_eq!(probe.volume.size_bytes, 1000 * 1024);
         assert_eq!(probe.volume.used_bytes, 250 * 1024);
         let files: Vec<_> = probe.snapshots.iter().map(|s| s.file.as_str()).collect();
@@ -280,7 +298,7 @@ mod tests {
 
     #[test]
     fn output_without_df_is_not_a_probe() {
-        assert!(parse_probe("").is_none());
-        assert!(parse_probe("sh: df: not found\n").is_none());
+        assert!(parse_probe("", true).is_none());
+        assert!(parse_probe("sh: df: not found\n", true).is_none());
     }
 }

@@ -35,6 +35,8 @@ pub struct Row {
     pub age_seconds: Option<i64>,
     pub last_snapshot: Option<SnapshotFile>,
     pub snapshots: Option<usize>,
+    /// Whether the pod has the snapshot sidecar (`snapshots.enabled`), when the pod answered.
+    pub snapshots_enabled: Option<bool>,
     pub volume: Option<Volume>,
     /// Why the volume and snapshots are not known, when they are not.
     pub volume_unknown: Option<String>,
@@ -123,14 +125,15 @@ fn row(
     let age_seconds = pod
         .and_then(|p| p.metadata.creation_timestamp.as_ref())
         .map(|t| now.as_second() - t.0.as_second());
-    let (last_snapshot, count, volume, volume_unknown) = match probe {
+    let (last_snapshot, count, enabled, volume, volume_unknown) = match probe {
         Ok(p) => (
             p.snapshots.last().cloned(),
             Some(p.snapshots.len()),
+            Some(p.sidecar),
             Some(p.volume),
             None,
         ),
-        Err(reason) => (None, None, None, Some(reason)),
+        Err(reason) => (None, None, None, None, Some(reason)),
     };
     Row {
         name: krill.name.clone(),
@@ -149,6 +152,7 @@ fn row(
         age_seconds,
         last_snapshot,
         snapshots: count,
+        snapshots_enabled: enabled,
         volume,
         volume_unknown,
         memory_bytes: memory.get(&krill.pod_name).copied(),
@@ -233,6 +237,7 @@ pub fn table(rows: &[Row]) -> String {
         let snapshot = match (&row.last_snapshot, &row.volume_unknown) {
             (Some(s), _) => format!("{} ago ({})", age(now - s.time), bytes(s.bytes)),
             (None, Some(reason)) => format!("unknown ({})", shorten(reason, 40)),
+            (None, None) if row.snapshots_enabled == Some(false) => "snapshots off".to_owned(),
             (None, None) => "none yet".to_owned(),
         };
         let volume = match &row.volume {

@@ -235,3 +235,25 @@ async fn chat_names_the_krill_when_its_gateway_cannot_be_reached(
     );
     Ok(())
 }
+
+#[rstest]
+#[tokio::test]
+async fn snapshot_without_the_sidecar_names_the_value_to_set(
+    #[future(awt)] release: TestRelease,
+) -> anyhow::Result<()> {
+    install(
+        &release,
+        "replicas: 1\nsnapshots:\n  enabled: false\n",
+        1,
+        &[],
+    )
+    .await?;
+    let run = krill(&release, &["snapshot", "krill-0"]).await;
+    assert!(
+        !run.ok()
+            && run.stderr.contains("krill krill-0 has no snapshot sidecar")
+            && run.stderr.contains("snapshots.enabled=true"),
+        "{run:?}"
+    );
+    Ok(())
+}

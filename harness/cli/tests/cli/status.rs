@@ -1,7 +1,11 @@
 //! `status`: every krill of the release, named, fleet and paused, as a table and as JSON; and
 //! the commands that need a running krill refusing a paused one.
 
-use crate::support::{install, krill, release};
+use crate::support::{install, krill, krill_command, release};
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use krill_cluster::{PodRuntime, TestRelease};
 use rstest::rstest;

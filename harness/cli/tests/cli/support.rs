@@ -70,6 +70,16 @@ pub fn kubeconfig() -> Option<PathBuf> {
 /// `kubectl-krill -n <the release's namespace> <args>`, with the pinned helm and the chart under
 /// test, as a user in a krill checkout would run it.
 pub async fn krill(release: &TestRelease, args: &[&str]) -> Run {
+    let mut command = krill_command(release, args);
+    let out = tokio::time::timeout(Duration::from_secs(600), command.output())
+        .await
+        .expect("kubectl-krill finished within 10 minutes")
+        .expect("kubectl-krill started");
+    out.into()
+}
+
+/// The command [`krill`] runs, for a test that reads its output as it comes (`status -w`).
+pub fn krill_command(release: &TestRelease, args: &[&str]) -> tokio::process::Command {
     let helm = release
         .cluster()
         .tools()
@@ -91,12 +101,9 @@ pub async fn krill(release: &TestRelease, args: &[&str]) -> Run {
         .env("KRILL_HELM", helm)
         .env("KRILL_CHART", chart_dir().expect("the chart"))
         .env_remove("KRILL_RELEASE")
-        .env_remove("KRILL_NAMESPACE");
-    let out = tokio::time::timeout(Duration::from_secs(600), command.output())
-        .await
-        .expect("kubectl-krill finished within 10 minutes")
-        .expect("kubectl-krill started");
-    out.into()
+        .env_remove("KRILL_NAMESPACE")
+        .kill_on_drop(true);
+    command
 }
 
 /// `kubectl-krill` with no cluster fixture (for failures that need none).
