@@ -76,6 +76,19 @@ async fn status_lists_named_fleet_and_paused_krills(
         lines[2].contains("bob") && lines[2].contains("Paused"),
         "{run:?}"
     );
+
+    // -w: one JSON document per refresh, until stopped.
+    let mut watch = krill_command(&release, &["status", "-w", "-o", "json", "--interval", "1"]);
+    let mut child = watch.stdout(std::process::Stdio::piped()).spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for _ in 0..2 {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await??
+            .expect("a refresh");
+        let rows: Vec<Value> = serde_json::from_str(&line)?;
+        assert_eq!(rows.len(), 4, "{line}");
+    }
+    child.kill().await?;
     Ok(())
 }
 
