@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cluster test phase: builds/fetches the pinned tools, brings up the local cluster (real control
-# plane, kwok-simulated nodes, CoreDNS on the host), runs the krill-cluster suite twice — through
+# plane, kwok-simulated nodes, CoreDNS on the host), runs the krill-cluster suite and kubectl-krill's
+# (krill-cli's `cli` test binary) twice — through
 # the `local` provider and through `existing` pointed at the same cluster's kubeconfig, so both
 # code paths run in CI — and tears the cluster down again if this script started it.
 # Last line: "P passed, F failed, N skipped"; exits non-zero on any failure.
@@ -31,17 +32,19 @@ run_suite() {
   local label=$1 targets=$2; shift 2
   local out; out=$(mktemp)
   local phase_log=$KRILL_NOT_RUN_LOG run_log; run_log=$(mktemp)
-  log "cargo test -p krill-cluster $targets ($label)"
+  log "cargo test $targets ($label)"
   local -a target_args=(); read -ra target_args <<<"$targets"   # read -a: no glob expansion
   local status=0
   env "$@" KRILL_NOT_RUN_LOG="$run_log" \
-    cargo test --locked --no-fail-fast -p krill-cluster "${target_args[@]}" 2>&1 | tee "$out" || status=$?
+    cargo test --locked --no-fail-fast "${target_args[@]}" 2>&1 | tee "$out" || status=$?
   count_cargo "$out" "$status"
   sed "s/^/[$label] /" "$run_log" >>"$phase_log"
   rm -f "$out" "$run_log"
 }
 
 # Unit tests need no cluster: run them once, with the first provider.
-run_suite "KRILL_CLUSTER=local" "" KRILL_CLUSTER=local
-run_suite "KRILL_CLUSTER=existing" "--test cluster" KRILL_CLUSTER=existing KUBECONFIG="$KRILL_KUBECONFIG"
+# krill-cli's unit tests run in the cargo phase; here only its `cli` binary.
+run_suite "KRILL_CLUSTER=local" "-p krill-cluster" KRILL_CLUSTER=local
+run_suite "KRILL_CLUSTER=local" "-p krill-cli --test cli" KRILL_CLUSTER=local
+run_suite "KRILL_CLUSTER=existing" "-p krill-cluster -p krill-cli --test cluster --test cli" KRILL_CLUSTER=existing KUBECONFIG="$KRILL_KUBECONFIG"
 phase_end

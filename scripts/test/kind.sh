@@ -2,7 +2,8 @@
 # Kind test phase: the cluster suite on real nodes. Builds the images the pods run (the krill
 # image, the local LiteLLM proxy, the stand-in model, PostgreSQL; build_test_images in scripts/image/lib.sh),
 # brings up the kind cluster (scripts/cluster/kind.sh), loads the images into its node, and runs
-# `cargo test -p krill-cluster --test cluster` with KRILL_CLUSTER=kind and a values file that
+# `cargo test -p krill-cluster --test cluster` (and kubectl-krill's `-p krill-cli --test cli`) with
+# KRILL_CLUSTER=kind and a values file that
 # points the chart at the loaded images. Leaves a kind cluster it did not start running; deletes
 # one it started, also when the suite fails or is interrupted.
 #
@@ -68,8 +69,8 @@ export KRILL_TEST_VALUES=$work/kind-values.yaml
 out=$work/cargo.log
 status=0
 start=$SECONDS
-log "cargo test -p krill-cluster --test cluster (KRILL_CLUSTER=kind)"
-KRILL_CLUSTER=kind cargo test --locked --no-fail-fast -p krill-cluster --test cluster -- \
+log "cargo test -p krill-cluster --test cluster -p krill-cli --test cli (KRILL_CLUSTER=kind)"
+KRILL_CLUSTER=kind cargo test --locked --no-fail-fast -p krill-cluster --test cluster -p krill-cli --test cli -- \
   --test-threads="${KRILL_KIND_TEST_THREADS:-1}" 2>&1 | tee "$out" || status=$?
 log "suite ran in $((SECONDS - start)) s"
 count_cargo "$out" "$status"

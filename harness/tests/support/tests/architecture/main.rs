@@ -280,6 +280,11 @@ fn claws_modules_form_no_cycle() {
 }
 
 #[test]
+fn the_clis_modules_form_no_cycle() {
+    assert_acyclic("harness/cli");
+}
+
+#[test]
 fn use_groups_and_inline_paths_are_edges() {
     let code = code_only(
         "use crate::{a::{b, c as d}, e};\nfn f() { crate::g::h(); super::i::j(); }\n\
@@ -375,7 +380,7 @@ fn workspace_edges() -> (CrateDirs, Vec<Edge>) {
     (dirs, edges)
 }
 
-const SHIPPED: [&str; 3] = ["krill-claw", "krill-keeper", "krill-helper"];
+const SHIPPED: [&str; 4] = ["krill-claw", "krill-keeper", "krill-helper", "krill-cli"];
 
 #[test]
 fn claw_knows_nothing_of_the_workspace() {
@@ -421,6 +426,16 @@ fn shipped_crates_never_depend_on_test_crates() {
         bad.is_empty(),
         "shipped code depends on test-only crates: {bad:?}"
     );
+}
+
+#[test]
+fn nothing_depends_on_the_cli() {
+    let (_, edges) = workspace_edges();
+    let bad: Vec<_> = edges
+        .iter()
+        .filter(|(from, to, _)| to == "krill-cli" && from != "krill-cli")
+        .collect();
+    assert!(bad.is_empty(), "krill-cli (kubectl-krill) is a leaf: {bad:?}");
 }
 
 #[test]
