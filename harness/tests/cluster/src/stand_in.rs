@@ -47,9 +47,10 @@ fn stand_in_objects(image: &str) -> Result<(Deployment, Service), ClusterError> 
         path: MANIFEST_PATH,
         source: doc,
     };
-    let deployment = Deployment::deserialize(docs.next().ok_or_else(|| {
-        parse(serde::de::Error::custom("no Deployment (first document)"))
-    })?)
+    let deployment = Deployment::deserialize(
+        docs.next()
+            .ok_or_else(|| parse(serde::de::Error::custom("no Deployment (first document)")))?,
+    )
     .map_err(parse)?;
     let service = Service::deserialize(
         docs.next()
