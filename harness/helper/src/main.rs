@@ -9,13 +9,14 @@ use anyhow::Result;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
+use krill_helper::offsite::{ObjectRef, Offsite, OffsiteError, SyncReport};
 use krill_helper::paths::{KrillName, Paths, Settings};
 use krill_helper::retention::Retention;
 use krill_helper::run::Plan;
 use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome, SnapshotReport};
 use krill_helper::space::SpaceGuard;
 use krill_helper::watch::{self, Event, Schedule, parse_duration, parse_interval};
-use krill_helper::{credentials, manual_restore, snapshot};
+use krill_helper::{credentials, first_start, manual_restore, snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +82,17 @@ enum Command {
         /// With --every: the first snapshot DURATION after start [default: 2m].
         #[arg(long, value_name = "DURATION", requires = "every", value_parser = parse_duration)]
         first_after: Option<Duration>,
+    },
+    /// Download the initClaw named by KRILL_INIT_CLAW_OBJECT from its bucket, verified against its
+    /// SHA-256, to where the next `krill run` restores it from; only when that start will restore
+    /// (first start, or a new reapply id). The chart's init container, the one that holds the
+    /// bucket's credentials.
+    FetchInitClaw {
+        /// `s3://BUCKET/KEY.claw`, or `s3://BUCKET/[PREFIX/]RELEASE/KRILL/latest`.
+        #[arg(long, env = "KRILL_INIT_CLAW_OBJECT")]
+        object: String,
+        #[arg(long, env = "KRILL_REAPPLY_CONTEXT", value_name = "ID")]
+        reapply_context: Option<String>,
     },
     /// Restore a .claw into this krill's volume. The gateway must be stopped (or run this as an init step).
     Restore {
@@ -191,10 +203,25 @@ fn execute(command: Command) -> Result<()> {
             let Some(every) = every else {
                 let report = snapshot::snapshot(&paths, &name, &options)?;
                 print_report(&report);
+                if let Some(offsite) = Offsite::from_env(&env)? {
+                    let report = offsite.sync(&options.out_dir, &name)?;
+                    print_sync(&Ok(report));
+                }
                 return Ok(());
             };
             // Before anything else starts a thread (see stop_signals).
             let stop = watch::stop_signals()?;
+            // A bucket that cannot be used is said at start and after every round, and local
+            // snapshots go on: they are the krill's first line of defence.
+            let offsite = Offsite::from_env(&env).transpose();
+            match &offsite {
+                Some(Ok(o)) => eprintln!("krill: copies go to {}", o.describe()),
+                Some(Err(e)) => eprintln!(
+                    "krill: error: copies off the node are configured but cannot be made: {}",
+                    describe(&anyhow::anyhow!("{e}"))
+                ),
+                None => {}
+            }
             let schedule = Schedule {
                 first_after: first_after.unwrap_or(Duration::from_secs(120)),
                 every,
@@ -207,10 +234,55 @@ fn execute(command: Command) -> Result<()> {
                 schedule.first_after.as_secs()
             );
             let signal = watch::watch(&paths, &name, &options, schedule, &stop, &mut |event| {
-                print_event(event)
+                let round_over = !matches!(event, Event::Stopping { .. });
+                print_event(event);
+                match (&offsite, round_over) {
+                    (Some(Ok(o)), true) => print_sync(&o.sync(&options.out_dir, &name)),
+                    (Some(Err(e)), true) => eprintln!(
+                        "krill: error: no copy off the node: {}",
+                        describe(&anyhow::anyhow!("{e}"))
+                    ),
+                    _ => {}
+                }
             });
             let why = signal.map_or("the signal thread ended".to_owned(), |s| s.to_string());
             eprintln!("krill: snapshot loop stopped ({why})");
+            Ok(())
+        }
+        Command::FetchInitClaw {
+            object,
+            reapply_context,
+        } => {
+            let object = ObjectRef::parse(&object)?;
+            let paths = Paths::from_env(&env);
+            if !first_start::restore_due(&paths, false, reapply_context.as_deref()) {
+                eprintln!(
+                    "krill: {} was set up before and no new reapplyContext asks for a restore: \
+                     {object} is not needed",
+                    paths.data.display()
+                );
+                return Ok(());
+            }
+            let offsite = Offsite::from_env(&env)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "KRILL_INIT_CLAW_OBJECT={object} but no bucket is configured \
+                     (KRILL_OBJECT_STORE_BUCKET; the chart's snapshots.objectStore)"
+                )
+            })?;
+            let dest = paths.fetched_init_claw();
+            let bookkeeping = paths.bookkeeping();
+            std::fs::create_dir_all(&bookkeeping)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", bookkeeping.display()))?;
+            let downloaded = offsite.fetch(&object, &dest)?;
+            eprintln!(
+                "krill: fetched s3://{}/{} ({} bytes, SHA-256 {} verified) to {}",
+                downloaded.bucket,
+                downloaded.key,
+                downloaded.bytes,
+                downloaded.sha256,
+                dest.display()
+            );
+            println!("{}", serde_json::to_string(&downloaded)?);
             Ok(())
         }
         Command::Restore { archive } => {
@@ -255,6 +327,40 @@ fn print_event(event: Event) {
             let why = signal.map_or("the signal thread ended".to_owned(), |s| s.to_string());
             eprintln!("krill: {why}: one last snapshot before exiting");
         }
+    }
+}
+
+/// One round's copy off the node: a line on stderr (loud when it failed), its JSON on stdout.
+fn print_sync(result: &Result<SyncReport, OffsiteError>) {
+    match result {
+        Ok(SyncReport::Uploaded { uploaded, deleted }) => eprintln!(
+            "krill: copied to s3://{}/{} ({} bytes in {} parts, SHA-256 {}), {} old copies deleted",
+            uploaded.bucket,
+            uploaded.key,
+            uploaded.bytes,
+            uploaded.parts,
+            uploaded.sha256,
+            deleted.len()
+        ),
+        Ok(SyncReport::UpToDate { key }) => eprintln!("krill: the bucket holds {key} already"),
+        Ok(SyncReport::NothingLocal) => {}
+        Err(error) => {
+            let error = describe(&anyhow::anyhow!("{error}"));
+            eprintln!(
+                "krill: ERROR: the copy off the node failed: {error}; the local snapshots are \
+                 kept, and the next round tries again"
+            );
+            println!(
+                "{}",
+                serde_json::json!({"offsite": "failed", "error": error})
+            );
+            return;
+        }
+    }
+    if let Ok(report) = result
+        && let Ok(json) = serde_json::to_string(report)
+    {
+        println!("{json}");
     }
 }
 

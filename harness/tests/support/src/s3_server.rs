@@ -90,7 +90,7 @@ fn start() -> Result<S3Server, String> {
         .args(["serve"])
         .arg(&dir)
         .arg(port.to_string())
-        .args([S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_BUCKET])
+        .args([S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY])
         .env("KRILL_SEAWEEDFS_BIN", &bin)
         .stdin(Stdio::null())
         .stdout(log)
@@ -111,7 +111,7 @@ fn start() -> Result<S3Server, String> {
             }
             let spawned = command.spawn();
             let ok = spawned.is_ok();
-            let _ = send.send(spawned.map_err(|e| format!("starting {}: {e}", script.display())));
+            let _ = send.send(spawned.map_err(|e| format!("starting bash for seaweedfs.sh: {e}")));
             if ok {
                 loop {
                     std::thread::park();
@@ -133,7 +133,7 @@ fn start() -> Result<S3Server, String> {
                 tail(&dir.join("weed.log"))
             ));
         }
-        if TcpStream::connect(&address).is_ok() && bucket_ready(&server) {
+        if TcpStream::connect(&address).is_ok() && create_bucket(&server, &script) {
             return Ok(server);
         }
         if Instant::now() > deadline {
@@ -147,22 +147,22 @@ fn start() -> Result<S3Server, String> {
     }
 }
 
-/// The gateway answers before the filer behind it can store anything: an anonymous request for
-/// the bucket gets an S3 error document (403) only once the whole chain is up.
-fn bucket_ready(server: &S3Server) -> bool {
-    let out = Command::new("curl")
+/// The gateway answers before the filer behind it can store anything: creating the bucket only
+/// succeeds once the whole chain is up (`seaweedfs.sh bucket`).
+fn create_bucket(server: &S3Server, script: &std::path::Path) -> bool {
+    Command::new("bash")
+        .arg(script)
+        .arg("bucket")
         .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
+            &server.endpoint,
+            &server.access_key_id,
+            &server.secret_access_key,
+            &server.bucket,
         ])
-        .arg(format!("{}/{}/", server.endpoint, server.bucket))
-        .output();
-    matches!(out, Ok(o) if matches!(o.stdout.as_slice(), b"200" | b"403"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn tail(path: &std::path::Path) -> String {
