@@ -84,6 +84,8 @@ endpoint outside the cluster.
 {{- else }}
 {{- dict "name" ($v.apiKey.existingSecret | default (printf "%s-secrets" (include "krill.fullname" .))) "key" (ternary $v.apiKey.existingSecretKey "api-key" (not (empty $v.apiKey.existingSecret))) "generate" false | toJson }}
 {{- end }}
+{{- end }}
+
 {{/* The development PostgreSQL's StatefulSet, Service, Secret and NetworkPolicy. */}}
 {{- define "krill.postgresName" -}}
 {{- printf "%s-postgres" (include "krill.fullname" .) }}
