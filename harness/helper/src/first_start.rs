@@ -84,7 +84,7 @@ pub fn restore_on_first_start(
     let agents_md = paths.agents_md();
     if let Some(object) = &paths.init_claw_object
         && !init_claw.is_file()
-        && !(has_data && !force)
+        && (!has_data || force)
     {
         return Err(FirstStartError::NotFetched {
             path: init_claw,

@@ -22,8 +22,9 @@ use crate::retention::{self, RetentionError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OffsiteError {
+    // Boxed: a store error names bucket, key and endpoint, and every Result here carries it.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
     #[error(transparent)]
     Retention(#[from] RetentionError),
     #[error("starting the runtime for object storage requests: {0}")]
@@ -33,6 +34,12 @@ pub enum OffsiteError {
          s3://BUCKET/[PREFIX/]RELEASE/KRILL/latest for a krill's newest copy"
     )]
     BadObject { text: String },
+}
+
+impl From<StoreError> for OffsiteError {
+    fn from(error: StoreError) -> Self {
+        OffsiteError::Store(Box::new(error))
+    }
 }
 
 /// An archive in a bucket: one key, or the newest copy of a krill.

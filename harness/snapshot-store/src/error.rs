@@ -10,7 +10,7 @@ pub enum StoreError {
     Client {
         bucket: String,
         endpoint: String,
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("{action} s3://{bucket}/{key} at {endpoint}: {source}{hint}", hint = hint(source))]
     Request {
@@ -18,7 +18,8 @@ pub enum StoreError {
         bucket: String,
         key: String,
         endpoint: String,
-        source: object_store::Error,
+        // Boxed: object_store's error is large, and every Result here carries it.
+        source: Box<object_store::Error>,
     },
     #[error("s3://{bucket}/{key} at {endpoint} does not exist")]
     NotFound {

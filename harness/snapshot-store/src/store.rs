@@ -96,7 +96,7 @@ impl SnapshotStore {
         let s3 = builder.build().map_err(|source| StoreError::Client {
             bucket: config.bucket.clone(),
             endpoint: endpoint.clone(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(SnapshotStore {
             s3,
@@ -139,7 +139,7 @@ impl SnapshotStore {
                 bucket,
                 key,
                 endpoint,
-                source,
+                source: Box::new(source),
             },
         }
     }
