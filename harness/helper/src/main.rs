@@ -345,7 +345,11 @@ fn print_sync(result: &Result<SyncReport, OffsiteError>) {
         Ok(SyncReport::UpToDate { key }) => eprintln!("krill: the bucket holds {key} already"),
         Ok(SyncReport::NothingLocal) => {}
         Err(error) => {
-            let error = describe(&anyhow::anyhow!("{error}"));
+            // One log line: S3 error documents quoted in the message carry newlines.
+            let error = describe(&anyhow::anyhow!("{error}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             eprintln!(
                 "krill: ERROR: the copy off the node failed: {error}; the local snapshots are \
                  kept, and the next round tries again"

@@ -239,3 +239,101 @@ fn a_tampered_copy_is_refused_before_the_volume_is_touched() {
     );
     assert!(!bob.paths().workspace().join("NOTES.md").exists());
 }
+
+/// Waits for a line containing `needle` on `lines`, keeping what it read in `seen`.
+fn wait_for(
+    lines: &std::sync::mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    needle: &str,
+    timeout: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !seen.iter().any(|l| l.contains(needle)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no {needle:?} within {timeout:?}:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+#[test]
+fn the_loop_keeps_going_when_the_bucket_fails_and_the_next_round_uploads() {
+    use std::io::BufRead;
+    let Some(server) = server() else { return };
+    // A bucket that does not exist yet: every round fails until it does.
+    let bucket = format!("krill-late-{}", std::process::id());
+    let mut env = store_env(server, "late");
+    for (name, value) in &mut env {
+        if *name == "KRILL_OBJECT_STORE_BUCKET" {
+            *value = bucket.clone();
+        }
+    }
+    let alice = Volume::new();
+    notes(&alice, "work\n");
+    let out = alice.path("snapshots");
+    let mut child = alice
+        .krill(&[
+            "snapshot",
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--every",
+            "1s",
+            "--first-after",
+            "0s",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the loop");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut running = common::Running {
+        name: "krill snapshot --every",
+        child,
+    };
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let minute = std::time::Duration::from_secs(60);
+    wait_for(&lines, &mut seen, "the copy off the node failed", minute);
+    assert!(
+        seen.iter().any(|l| l.contains("the bucket does not exist")),
+        "{}",
+        seen.join("\n")
+    );
+    // Failed rounds keep the local snapshot.
+    assert_eq!(fs::read_dir(&out).expect("ls").count(), 1);
+
+    let created = std::process::Command::new("bash")
+        .arg(krill_test_support::repo_root().join("scripts/tools/seaweedfs.sh"))
+        .args([
+            "bucket",
+            &server.endpoint,
+            &server.access_key_id,
+            &server.secret_access_key,
+            &bucket,
+        ])
+        .status()
+        .expect("run seaweedfs.sh bucket");
+    assert!(created.success());
+    wait_for(
+        &lines,
+        &mut seen,
+        &format!("copied to s3://{bucket}/helper/late/alice/"),
+        minute,
+    );
+    let status = running
+        .terminate(std::time::Duration::from_secs(30))
+        .expect("the loop ends on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
