@@ -27,6 +27,9 @@ pub enum OffsiteError {
     Store(Box<StoreError>),
     #[error(transparent)]
     Retention(#[from] RetentionError),
+    /// Why `KRILL_RELEASE` cannot name the keys (the store's message).
+    #[error("{0}")]
+    Release(String),
     #[error("starting the runtime for object storage requests: {0}")]
     Runtime(std::io::Error),
     #[error(
@@ -145,7 +148,9 @@ pub enum SyncReport {
 pub struct Offsite {
     config: StoreConfig,
     store: SnapshotStore,
-    release: Option<String>,
+    /// `KRILL_RELEASE`, or why it cannot be used (reported by the first upload: fetching works
+    /// without it).
+    release: Result<String, String>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -156,9 +161,7 @@ impl Offsite {
         let Some(config) = StoreConfig::from_env(env)? else {
             return Ok(None);
         };
-        // An unusable KRILL_RELEASE is reported by the first upload, not here: fetching works
-        // without one.
-        let release = StoreConfig::release_from_env(env).ok();
+        let release = StoreConfig::release_from_env(env).map_err(|e| e.to_string());
         // One thread: requests are made one at a time, and the snapshot loop's signal mask
         // (watch::stop_signals) is inherited by the threads tokio starts.
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -191,12 +194,7 @@ impl Offsite {
     /// Uploads `name`'s newest snapshot in `dir` unless the bucket has it, then applies the
     /// bucket's retention.
     pub fn sync(&self, dir: &Path, name: &KrillName) -> Result<SyncReport, OffsiteError> {
-        let release = self.release.clone().ok_or(StoreError::Config {
-            what: "KRILL_RELEASE",
-            why: "not set: the chart sets it to the Helm release's name, the second part of \
-                  every key"
-                .to_owned(),
-        })?;
+        let release = self.release.clone().map_err(OffsiteError::Release)?;
         let Some(newest) = retention::list(dir, name)?.pop() else {
             return Ok(SyncReport::NothingLocal);
         };
