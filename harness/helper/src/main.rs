@@ -96,7 +96,9 @@ enum Command {
     },
     /// Restore a .claw into this krill's volume. The gateway must be stopped (or run this as an init step).
     Restore {
-        /// The archive to restore.
+        /// The archive to restore: a file, or an object in a bucket (`s3://BUCKET/KEY.claw`,
+        /// `s3://BUCKET/[PREFIX/]RELEASE/KRILL/latest`; KRILL_OBJECT_STORE_* and AWS_* say how to
+        /// reach it), downloaded onto the volume and checked against its SHA-256 first.
         archive: PathBuf,
     },
     /// Pack, unpack and inspect .claw archives.
@@ -288,8 +290,30 @@ fn execute(command: Command) -> Result<()> {
         Command::Restore { archive } => {
             let paths = Paths::from_env(&env);
             let settings = Settings::from_env(&env)?;
-            let summary = manual_restore::restore_stopped(&paths, &settings, &archive)?;
-            println!("{}", serde_json::to_string(&summary)?);
+            let Some(object) = archive.to_str().filter(|a| a.starts_with("s3://")) else {
+                let summary = manual_restore::restore_stopped(&paths, &settings, &archive)?;
+                println!("{}", serde_json::to_string(&summary)?);
+                return Ok(());
+            };
+            let object = ObjectRef::parse(object)?;
+            let offsite = Offsite::from_env(&env)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{object}: no bucket is configured (KRILL_OBJECT_STORE_BUCKET and the AWS_* \
+                     credentials; in a pod, the snapshot container has them)"
+                )
+            })?;
+            let bookkeeping = paths.bookkeeping();
+            std::fs::create_dir_all(&bookkeeping)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", bookkeeping.display()))?;
+            let download = bookkeeping.join("fetched-restore.claw");
+            let downloaded = offsite.fetch(&object, &download)?;
+            eprintln!(
+                "krill: fetched s3://{}/{} ({} bytes, SHA-256 {} verified)",
+                downloaded.bucket, downloaded.key, downloaded.bytes, downloaded.sha256
+            );
+            let restored = manual_restore::restore_stopped(&paths, &settings, &download);
+            let _ = std::fs::remove_file(&download);
+            println!("{}", serde_json::to_string(&restored?)?);
             Ok(())
         }
         Command::Claw(args) => krill_claw::cli::run(args),

@@ -337,3 +337,48 @@ fn the_loop_keeps_going_when_the_bucket_fails_and_the_next_round_uploads() {
         .expect("the loop ends on SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn krill_restore_takes_a_krills_latest_copy_from_the_bucket() {
+    let Some(server) = server() else { return };
+    let env = store_env(server, "by-hand");
+    let alice = Volume::new();
+    notes(&alice, "restore me\n");
+    let output = snapshot(&alice, &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let carol = Volume::new();
+    notes(&carol, "to be replaced\n");
+    let object = format!("s3://{}/helper/by-hand/alice/latest", server.bucket);
+    let restored = carol
+        .krill(&["restore", &object])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("KRILL_NAME", "carol")
+        .output()
+        .expect("run krill restore");
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert_eq!(
+        fs::read_to_string(carol.paths().workspace().join("NOTES.md")).expect("notes"),
+        "restore me\n"
+    );
+    assert!(
+        !carol
+            .paths()
+            .bookkeeping()
+            .join("fetched-restore.claw")
+            .exists()
+    );
+
+    // Without the bucket's settings it says what is missing.
+    let refused = carol
+        .krill(&["restore", &object])
+        .env("KRILL_NAME", "carol")
+        .output()
+        .expect("run krill restore");
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("KRILL_OBJECT_STORE_BUCKET"),
+        "{}",
+        stderr(&refused)
+    );
+}
