@@ -41,7 +41,9 @@ seaweedfs_bucket() {
 
 # seaweedfs_start DIR ACCESS_KEY SECRET_KEY [BUCKET...]
 # Starts the server in the background on a free port, waits (up to 60 s) until it answers and
-# creates the buckets. Prints "ENDPOINT PID"; the log is DIR/weed.log. Stop it with `kill PID`.
+# creates the buckets (creating the first one is the readiness check; without any, a bucket
+# `krill-ready` is made for it). Prints "ENDPOINT PID"; the log is DIR/weed.log. Stop it with
+# `kill PID`.
 seaweedfs_start() {
   local dir=$1 access=$2 secret=$3; shift 3
   mkdir -p "$dir"
@@ -52,7 +54,7 @@ seaweedfs_start() {
   local pid=$! i endpoint=http://127.0.0.1:$port bucket
   for ((i = 0; i < 120; i++)); do
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$dir/weed.log" >&2; die "weed exited before answering"; }
-    if seaweedfs_bucket "$endpoint" "$access" "$secret" krill-ready; then
+    if seaweedfs_bucket "$endpoint" "$access" "$secret" "${1:-krill-ready}"; then
       for bucket in "$@"; do
         seaweedfs_bucket "$endpoint" "$access" "$secret" "$bucket" || die "creating bucket $bucket failed"
       done
