@@ -2,14 +2,16 @@
 # Benchmark: the in-pod helper (`krill`): start-up overhead before the exec, and snapshot /
 # restore time and size for a workspace of a few hundred MB, each against a peer in the same run.
 #
-#   scripts/bench/helper.sh [startup|snapshot|all]      (default: all)
+#   scripts/bench/helper.sh [startup|snapshot|upload|all]      (default: all)
 #
 # Start-up: `krill run` with KRILL_OPENCLAW=/bin/true, so it lays out the volume, renders the
 # config, takes the gateway lock and execs /bin/true; peers: /bin/true itself, and
 # `openclaw --version` (what the exec'd runtime costs before doing anything).
 # Snapshot: `krill snapshot` of a generated workspace plus a WAL SQLite database; peer:
 # `tar -czf` of the same two directories (which, unlike krill, would copy a live database file by
-# file). Restore: `krill restore` against `tar -xzf`.
+# file). Restore: `krill restore` against `tar -xzf`. Upload: a 300 MiB archive copied to a bucket
+# of a local SeaweedFS (scripts/lib/seaweedfs.sh) by `krill snapshot` (time and peak memory),
+# against `curl -T` of the same file (one signed PUT streamed from the file).
 # Data lives in ${KRILL_BENCH_DIR:-/tmp/krill-helper-bench} (kept between runs). Needs hyperfine
 # (installed from apt when missing), python3. Each part prints its subsection of "## In-pod helper"
 # and writes it into docs/benchmarks.md (KRILL_BENCH_WRITE=0: print only); the analysis around
@@ -20,7 +22,7 @@ source "$KRILL_ROOT/scripts/bench/lib.sh"
 repo="$KRILL_ROOT"
 bench="${KRILL_BENCH_DIR:-/tmp/krill-helper-bench}"
 which="${1:-all}"
-case "$which" in startup|snapshot|all) ;; *) echo "usage: scripts/bench/helper.sh [startup|snapshot|all]" >&2; exit 2 ;; esac
+case "$which" in startup|snapshot|upload|all) ;; *) echo "usage: scripts/bench/helper.sh [startup|snapshot|upload|all]" >&2; exit 2 ;; esac
 
 command -v hyperfine >/dev/null || { echo "installing hyperfine" >&2; apt-get install -y hyperfine >/dev/null; }
 (cd "$repo" && cargo build --release -p krill-helper >&2)
@@ -133,7 +135,51 @@ PY
   echo "| \`.tar.gz\` (peer) | $(mib "$bench/peer.tgz") |"
 }
 
-for part in startup snapshot; do
+upload() {
+  local run; run=$(run_line upload)   # the load before this part, not after it
+  # shellcheck source=../lib/seaweedfs.sh
+  source "$repo/scripts/lib/seaweedfs.sh"
+  local dir="$bench/upload" endpoint pid i
+  if [[ ! -f $dir/data/.generated ]]; then
+    rm -rf "$dir/data"; mkdir -p "$dir/data/workspace"
+    head -c $((300 << 20)) /dev/urandom >"$dir/data/workspace/blob.bin"
+    touch "$dir/data/.generated"
+  fi
+  rm -rf "$dir/s3" "$dir/snapshots"
+  read -r endpoint pid < <(seaweedfs_start "$dir/s3" bench bench-secret-key snaps)
+  # shellcheck disable=SC2064
+  trap "kill $pid 2>/dev/null" EXIT
+  local -a env=(KRILL_NAME=bench "KRILL_DATA=$dir/data" KRILL_SNAPSHOT_MIN_FREE_PERCENT=0)
+  local -a store=(KRILL_OBJECT_STORE_BUCKET=snaps "KRILL_OBJECT_STORE_ENDPOINT=$endpoint"
+    KRILL_RELEASE=bench AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key)
+  env "${env[@]}" "$krill" snapshot --out "$dir/snapshots" --force >/dev/null 2>&1
+  local archive; archive=$(find "$dir/snapshots" -name 'bench-*.claw' | head -n 1)
+  local -a base=() up=() peer=()
+  for i in 1 2 3; do
+    # Nothing changed: the snapshot is skipped, so the only work beyond the baseline is the copy
+    # (a new prefix per run, so the bucket never holds it yet).
+    base+=("$(env "${env[@]}" /usr/bin/time -f '%e %M' "$krill" snapshot --out "$dir/snapshots" 2>&1 >/dev/null | tail -n 1)")
+    up+=("$(env "${env[@]}" "${store[@]}" KRILL_OBJECT_STORE_PREFIX="run$i" /usr/bin/time -f '%e %M' "$krill" snapshot --out "$dir/snapshots" 2>&1 >/dev/null | tail -n 1)")
+    peer+=("$(/usr/bin/time -f '%e %M' curl -sf -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 --user bench:bench-secret-key -T "$archive" "$endpoint/snaps/peer/$i.claw" 2>&1 | tail -n 1)")
+  done
+  kill "$pid" 2>/dev/null; trap - EXIT
+  # col N LINES...: the median of column N (1: seconds, 2: max RSS KiB) of "seconds KiB" lines.
+  col() { local n=$1; shift; printf '%s\n' "$@" | awk -v n="$n" '{print $n}' | sort -n | sed -n 2p; }
+  mib_of() { python3 -c 'import sys; print("%.0f" % (float(sys.argv[1]) / 1024))' "$1"; }
+  echo "### Copy to a bucket (scripts/bench/helper.sh upload)"
+  echo
+  echo "$run"
+  echo
+  echo "A $(mib "$archive") MiB archive (random bytes) copied to a local SeaweedFS by \`krill snapshot\` (multipart, 8 MiB parts), after a snapshot that found nothing changed; median of 3, peak memory from \`/usr/bin/time\`."
+  echo
+  echo "| run | s | peak RSS MiB |"
+  echo "|---|---:|---:|"
+  echo "| \`krill snapshot\`, nothing changed, no bucket (baseline) | $(col 1 "${base[@]}") | $(mib_of "$(col 2 "${base[@]}")") |"
+  echo "| \`krill snapshot\`, nothing changed, copy to the bucket | $(col 1 "${up[@]}") | $(mib_of "$(col 2 "${up[@]}")") |"
+  echo "| \`curl -T\` of the archive (peer: one signed PUT) | $(col 1 "${peer[@]}") | $(mib_of "$(col 2 "${peer[@]}")") |"
+}
+
+for part in startup snapshot upload; do
   [[ $which == "$part" || $which == all ]] || continue
   section=$("$part")
   echo "$section"

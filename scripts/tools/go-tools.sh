@@ -18,6 +18,8 @@ declare -A SPEC=(
   # Only the kind node image needs these: its default StorageClass, and the CRI client kind uses
   # to see which images a node already holds (without it `kind load` copies every image again).
   [crictl]="sigs.k8s.io/cri-tools $CRI_TOOLS_VERSION sigs.k8s.io/cri-tools/cmd/crictl"
+  # Only the object-store tests need it: SeaweedFS (Apache-2.0) as a real S3 server on the host.
+  [weed]="github.com/seaweedfs/seaweedfs $SEAWEEDFS_VERSION github.com/seaweedfs/seaweedfs/weed"
   [local-path-provisioner]="github.com/rancher/local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION github.com/rancher/local-path-provisioner"
 )
 

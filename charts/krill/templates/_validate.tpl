@@ -31,6 +31,17 @@ mistakes reports the same one first.
 {{- end }}
 {{- end }}
 {{- include "krill.validate.literalSecrets" (dict "path" (printf "krills.%s.config" $e.name) "value" ($e.overrides | fromJson)) }}
+{{- if and $e.initClaw $e.initClaw.objectStore (not $v.snapshots.objectStore.bucket) }}
+{{- fail (printf "%s.objectStore: an initClaw from a bucket needs snapshots.objectStore (bucket, endpoint, existingSecret): the bucket and its credentials are set there" (ternary (printf "krills.%s.initClaw" $e.name) "initClaw" $e.named)) }}
+{{- end }}
+{{- end }}
+{{- with $v.snapshots.objectStore }}
+{{- if and .bucket (not .existingSecret.name) }}
+{{- fail (printf "snapshots.objectStore: bucket %q is set without existingSecret.name; create a Secret with the access key id and secret access key (keys %s and %s) and name it there: the chart never renders storage credentials" .bucket .existingSecret.accessKeyIdKey .existingSecret.secretAccessKeyKey) }}
+{{- end }}
+{{- if and (not .bucket) (or .endpoint .existingSecret.name .egressTo) }}
+{{- fail "snapshots.objectStore: endpoint, existingSecret or egressTo is set but bucket is empty; set bucket to make copies off the node, or unset the others" }}
+{{- end }}
 {{- end }}
 {{- if and (not $v.apiServer.enabled) (not $v.apiKey.existingSecret) (not $v.apiKey.value) }}
 {{- fail "apiKey: set apiKey.value or apiKey.existingSecret when apiServer.enabled is false" }}

@@ -18,6 +18,11 @@ pub enum FirstStartError {
     Restore(#[from] RestoreError),
     #[error(transparent)]
     Fs(#[from] FsError),
+    #[error(
+        "{path} is missing: initClaw comes from a bucket (KRILL_INIT_CLAW_OBJECT={object}) and \
+         the init container `fetch-init-claw` should have downloaded it; nothing was restored"
+    )]
+    NotFetched { path: PathBuf, object: String },
 }
 
 /// Written to `.krill/initialized` once the first start has set the volume up.
@@ -66,11 +71,7 @@ pub fn restore_on_first_start(
 ) -> Result<Option<String>, FirstStartError> {
     let reapply = reapply.filter(|id| !id.is_empty());
     let previous = read_marker(paths);
-    let new_request = reapply.is_some_and(|id| {
-        previous
-            .as_ref()
-            .is_some_and(|m| m.reapplied.as_deref() != Some(id))
-    });
+    let new_request = is_new_request(previous.as_ref(), reapply);
     if marker(paths).exists() && !force && !new_request {
         return Ok(None);
     }
@@ -81,6 +82,15 @@ pub fn restore_on_first_start(
         || !is_empty_dir(&state).map_err(io_err("reading", &state))?;
     let init_claw = paths.init_claw();
     let agents_md = paths.agents_md();
+    if let Some(object) = &paths.init_claw_object
+        && !init_claw.is_file()
+        && (!has_data || force)
+    {
+        return Err(FirstStartError::NotFetched {
+            path: init_claw,
+            object: object.clone(),
+        });
+    }
     let how = if has_data && !force {
         // A volume from before the marker existed: adopt it rather than overwrite it.
         "adopted an existing workspace and state".to_owned()
@@ -93,6 +103,10 @@ pub fn restore_on_first_start(
                 summary.replaced.join(" and "),
                 init_claw.display()
             ));
+            if paths.init_claw_object.is_some() {
+                // Restored: the download only takes room on the volume now.
+                let _ = fs::remove_file(&init_claw);
+            }
         }
         if agents_md.is_file() {
             let text = fs::read(&agents_md).map_err(io_err("reading", &agents_md))?;
@@ -118,6 +132,17 @@ pub fn restore_on_first_start(
         .or_else(|| previous.and_then(|m| m.reapplied));
     write_marker(paths, &how, reapplied)?;
     Ok(Some(how))
+}
+
+fn is_new_request(previous: Option<&Initialized>, reapply: Option<&str>) -> bool {
+    reapply.is_some_and(|id| previous.is_some_and(|m| m.reapplied.as_deref() != Some(id)))
+}
+
+/// Whether [`restore_on_first_start`] would apply the context now, with the same arguments: what
+/// `krill fetch-init-claw` asks before downloading anything.
+pub fn restore_due(paths: &Paths, force: bool, reapply: Option<&str>) -> bool {
+    let reapply = reapply.filter(|id| !id.is_empty());
+    !marker(paths).exists() || force || is_new_request(read_marker(paths).as_ref(), reapply)
 }
 
 fn agents_md_record(paths: &Paths) -> PathBuf {

@@ -10,6 +10,7 @@ pub mod fsops;
 pub mod gateway;
 pub mod layout;
 pub mod manual_restore;
+pub mod offsite;
 pub mod paths;
 pub mod restore;
 pub mod retention;

@@ -9,13 +9,14 @@ use anyhow::Result;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 
+use krill_helper::offsite::{ObjectRef, Offsite, OffsiteError, SyncReport};
 use krill_helper::paths::{KrillName, Paths, Settings};
 use krill_helper::retention::Retention;
 use krill_helper::run::Plan;
 use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome, SnapshotReport};
 use krill_helper::space::SpaceGuard;
 use krill_helper::watch::{self, Event, Schedule, parse_duration, parse_interval};
-use krill_helper::{credentials, manual_restore, snapshot};
+use krill_helper::{credentials, first_start, manual_restore, snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -82,9 +83,22 @@ enum Command {
         #[arg(long, value_name = "DURATION", requires = "every", value_parser = parse_duration)]
         first_after: Option<Duration>,
     },
+    /// Download the initClaw named by KRILL_INIT_CLAW_OBJECT from its bucket, verified against its
+    /// SHA-256, to where the next `krill run` restores it from; only when that start will restore
+    /// (first start, or a new reapply id). The chart's init container, the one that holds the
+    /// bucket's credentials.
+    FetchInitClaw {
+        /// `s3://BUCKET/KEY.claw`, or `s3://BUCKET/[PREFIX/]RELEASE/KRILL/latest`.
+        #[arg(long, env = "KRILL_INIT_CLAW_OBJECT")]
+        object: String,
+        #[arg(long, env = "KRILL_REAPPLY_CONTEXT", value_name = "ID")]
+        reapply_context: Option<String>,
+    },
     /// Restore a .claw into this krill's volume. The gateway must be stopped (or run this as an init step).
     Restore {
-        /// The archive to restore.
+        /// The archive to restore: a file, or an object in a bucket (`s3://BUCKET/KEY.claw`,
+        /// `s3://BUCKET/[PREFIX/]RELEASE/KRILL/latest`; KRILL_OBJECT_STORE_* and AWS_* say how to
+        /// reach it), downloaded onto the volume and checked against its SHA-256 first.
         archive: PathBuf,
     },
     /// Pack, unpack and inspect .claw archives.
@@ -191,10 +205,25 @@ fn execute(command: Command) -> Result<()> {
             let Some(every) = every else {
                 let report = snapshot::snapshot(&paths, &name, &options)?;
                 print_report(&report);
+                if let Some(offsite) = Offsite::from_env(&env)? {
+                    let report = offsite.sync(&options.out_dir, &name)?;
+                    print_sync(&Ok(report));
+                }
                 return Ok(());
             };
             // Before anything else starts a thread (see stop_signals).
             let stop = watch::stop_signals()?;
+            // A bucket that cannot be used is said at start and after every round, and local
+            // snapshots go on: they are the krill's first line of defence.
+            let offsite = Offsite::from_env(&env).transpose();
+            match &offsite {
+                Some(Ok(o)) => eprintln!("krill: copies go to {}", o.describe()),
+                Some(Err(e)) => eprintln!(
+                    "krill: error: copies off the node are configured but cannot be made: {}",
+                    describe(&anyhow::anyhow!("{e}"))
+                ),
+                None => {}
+            }
             let schedule = Schedule {
                 first_after: first_after.unwrap_or(Duration::from_secs(120)),
                 every,
@@ -207,17 +236,84 @@ fn execute(command: Command) -> Result<()> {
                 schedule.first_after.as_secs()
             );
             let signal = watch::watch(&paths, &name, &options, schedule, &stop, &mut |event| {
-                print_event(event)
+                let round_over = !matches!(event, Event::Stopping { .. });
+                print_event(event);
+                match (&offsite, round_over) {
+                    (Some(Ok(o)), true) => print_sync(&o.sync(&options.out_dir, &name)),
+                    (Some(Err(e)), true) => eprintln!(
+                        "krill: error: no copy off the node: {}",
+                        describe(&anyhow::anyhow!("{e}"))
+                    ),
+                    _ => {}
+                }
             });
             let why = signal.map_or("the signal thread ended".to_owned(), |s| s.to_string());
             eprintln!("krill: snapshot loop stopped ({why})");
             Ok(())
         }
+        Command::FetchInitClaw {
+            object,
+            reapply_context,
+        } => {
+            let object = ObjectRef::parse(&object)?;
+            let paths = Paths::from_env(&env);
+            if !first_start::restore_due(&paths, false, reapply_context.as_deref()) {
+                eprintln!(
+                    "krill: {} was set up before and no new reapplyContext asks for a restore: \
+                     {object} is not needed",
+                    paths.data.display()
+                );
+                return Ok(());
+            }
+            let offsite = Offsite::from_env(&env)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "KRILL_INIT_CLAW_OBJECT={object} but no bucket is configured \
+                     (KRILL_OBJECT_STORE_BUCKET; the chart's snapshots.objectStore)"
+                )
+            })?;
+            let dest = paths.fetched_init_claw();
+            let bookkeeping = paths.bookkeeping();
+            std::fs::create_dir_all(&bookkeeping)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", bookkeeping.display()))?;
+            let downloaded = offsite.fetch(&object, &dest)?;
+            eprintln!(
+                "krill: fetched s3://{}/{} ({} bytes, SHA-256 {} verified) to {}",
+                downloaded.bucket,
+                downloaded.key,
+                downloaded.bytes,
+                downloaded.sha256,
+                dest.display()
+            );
+            println!("{}", serde_json::to_string(&downloaded)?);
+            Ok(())
+        }
         Command::Restore { archive } => {
             let paths = Paths::from_env(&env);
             let settings = Settings::from_env(&env)?;
-            let summary = manual_restore::restore_stopped(&paths, &settings, &archive)?;
-            println!("{}", serde_json::to_string(&summary)?);
+            let Some(object) = archive.to_str().filter(|a| a.starts_with("s3://")) else {
+                let summary = manual_restore::restore_stopped(&paths, &settings, &archive)?;
+                println!("{}", serde_json::to_string(&summary)?);
+                return Ok(());
+            };
+            let object = ObjectRef::parse(object)?;
+            let offsite = Offsite::from_env(&env)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{object}: no bucket is configured (KRILL_OBJECT_STORE_BUCKET and the AWS_* \
+                     credentials; in a pod, the snapshot container has them)"
+                )
+            })?;
+            let bookkeeping = paths.bookkeeping();
+            std::fs::create_dir_all(&bookkeeping)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", bookkeeping.display()))?;
+            let download = bookkeeping.join("fetched-restore.claw");
+            let downloaded = offsite.fetch(&object, &download)?;
+            eprintln!(
+                "krill: fetched s3://{}/{} ({} bytes, SHA-256 {} verified)",
+                downloaded.bucket, downloaded.key, downloaded.bytes, downloaded.sha256
+            );
+            let restored = manual_restore::restore_stopped(&paths, &settings, &download);
+            let _ = std::fs::remove_file(&download);
+            println!("{}", serde_json::to_string(&restored?)?);
             Ok(())
         }
         Command::Claw(args) => krill_claw::cli::run(args),
@@ -255,6 +351,44 @@ fn print_event(event: Event) {
             let why = signal.map_or("the signal thread ended".to_owned(), |s| s.to_string());
             eprintln!("krill: {why}: one last snapshot before exiting");
         }
+    }
+}
+
+/// One round's copy off the node: a line on stderr (loud when it failed), its JSON on stdout.
+fn print_sync(result: &Result<SyncReport, OffsiteError>) {
+    match result {
+        Ok(SyncReport::Uploaded { uploaded, deleted }) => eprintln!(
+            "krill: copied to s3://{}/{} ({} bytes in {} parts, SHA-256 {}), {} old copies deleted",
+            uploaded.bucket,
+            uploaded.key,
+            uploaded.bytes,
+            uploaded.parts,
+            uploaded.sha256,
+            deleted.len()
+        ),
+        Ok(SyncReport::UpToDate { key }) => eprintln!("krill: the bucket holds {key} already"),
+        Ok(SyncReport::NothingLocal) => {}
+        Err(error) => {
+            // One log line: S3 error documents quoted in the message carry newlines.
+            let error = describe(&anyhow::anyhow!("{error}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!(
+                "krill: ERROR: the copy off the node failed: {error}; the local snapshots are \
+                 kept, and the next round tries again"
+            );
+            println!(
+                "{}",
+                serde_json::json!({"offsite": "failed", "error": error})
+            );
+            return;
+        }
+    }
+    if let Ok(report) = result
+        && let Ok(json) = serde_json::to_string(report)
+    {
+        println!("{json}");
     }
 }
 

@@ -40,6 +40,10 @@ pub struct Paths {
     pub snapshots: PathBuf,
     /// One file per krill, named by `KRILL_NAME`, holding its gateway token (a Secret volume).
     pub gateway_tokens: PathBuf,
+    /// The init.claw comes from a bucket: `krill fetch-init-claw` (an init container, the only
+    /// one with the bucket's credentials) leaves it verified at [`Paths::fetched_init_claw`].
+    /// `KRILL_INIT_CLAW_OBJECT`: `s3://...` when set.
+    pub init_claw_object: Option<String>,
 }
 
 impl Paths {
@@ -58,6 +62,10 @@ impl Paths {
             run: dir("KRILL_RUN_DIR", "/krill/run"),
             snapshots: dir("KRILL_SNAPSHOT_DIR", "/krill/snapshots"),
             gateway_tokens: dir("KRILL_GATEWAY_TOKENS_DIR", "/krill/secrets/gateway-tokens"),
+            init_claw_object: env
+                .get("KRILL_INIT_CLAW_OBJECT")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
         }
     }
 
@@ -88,8 +96,18 @@ impl Paths {
             .join("overrides")
             .join(format!("{}.json", name.as_str()))
     }
+    /// The archive a first start restores: the chart's `/krill/context/init.claw`, or the one
+    /// fetched from a bucket.
     pub fn init_claw(&self) -> PathBuf {
-        self.context.join("init.claw")
+        if self.init_claw_object.is_some() {
+            self.fetched_init_claw()
+        } else {
+            self.context.join("init.claw")
+        }
+    }
+    /// Where `krill fetch-init-claw` leaves the archive it downloaded and verified.
+    pub fn fetched_init_claw(&self) -> PathBuf {
+        self.bookkeeping().join("fetched-init.claw")
     }
     pub fn agents_md(&self) -> PathBuf {
         self.context.join("AGENTS.md")

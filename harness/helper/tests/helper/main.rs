@@ -4,6 +4,7 @@
 mod common;
 mod first_start;
 mod gateway;
+mod offsite;
 mod openclaw_config;
 mod snapshot_guards;
 mod snapshot_loop;

@@ -8,6 +8,7 @@ mod features;
 mod identity;
 mod invariant;
 mod invariant_prop;
+mod object_store;
 mod render;
 mod schema;
 mod secrets;

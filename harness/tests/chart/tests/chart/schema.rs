@@ -34,6 +34,11 @@ use rstest::rstest;
 #[case::decimal_snapshot_size(set("snapshots.maxTotalSize=5GB"), &["/snapshots/maxTotalSize", "'5GB'"])]
 #[case::two_init_sources(yaml("initClaw:\n  configMap: {name: a, key: b}\n  secret: {name: c, key: d}\n"), &["/initClaw", "maxProperties"])]
 #[case::init_pvc_without_path(yaml("krills:\n  alice:\n    initClaw:\n      persistentVolumeClaim: {claimName: archives}\n"), &["/krills/alice/initClaw/persistentVolumeClaim", "path"])]
+#[case::bad_bucket_name(set("snapshots.objectStore.bucket=My_Bucket"), &["/snapshots/objectStore/bucket", "'My_Bucket'"])]
+#[case::endpoint_without_scheme(set("snapshots.objectStore.endpoint=s3.example.com"), &["/snapshots/objectStore/endpoint", "'s3.example.com'"])]
+#[case::prefix_with_slashes(set("snapshots.objectStore.prefix=/krill/"), &["/snapshots/objectStore/prefix", "'/krill/'"])]
+#[case::init_object_key_and_latest(yaml("initClaw:\n  objectStore: {key: a.claw, latestOf: alice}\n"), &["/initClaw/objectStore", "oneOf"])]
+#[case::init_object_not_a_claw(yaml("initClaw:\n  objectStore: {key: a.tar}\n"), &["/initClaw/objectStore/key", "'a.tar'"])]
 #[case::reserved_env(yaml("env:\n  - name: OPENCLAW_API_KEY\n    value: x\n"), &["/env/0/name"])]
 #[case::force_restore_in_env(yaml("env:\n  - name: KRILL_FORCE_RESTORE\n    value: \"true\"\n"), &["/env/0/name"])]
 #[case::force_restore_in_krill_env(yaml("krills:\n  alice:\n    env:\n      - name: KRILL_FORCE_RESTORE\n        value: \"true\"\n"), &["/krills/alice/env/0/name"])]
@@ -53,6 +58,9 @@ use rstest::rstest;
 #[case::database_without_proxy(yaml("apiBase: https://x.example/v1\napiKey:\n  value: k\napiServer:\n  enabled: false\n  database:\n    existingSecret: db\n"), &["apiServer.database: a database is configured but apiServer.enabled is false", "apiServer.enabled=true"])]
 #[case::bad_database_size(yaml("apiServer:\n  database:\n    postgres:\n      size: big\n"), &["/apiServer/database/postgres/size", "'big'"])]
 #[case::unknown_database_key(yaml("apiServer:\n  database:\n    url: postgresql://x\n"), &["/apiServer/database", "'url' not allowed"])]
+#[case::bucket_without_secret(set("snapshots.objectStore.bucket=snaps"), &["snapshots.objectStore: bucket \"snaps\" is set without existingSecret.name", "AWS_ACCESS_KEY_ID"])]
+#[case::store_settings_without_bucket(set("snapshots.objectStore.endpoint=https://s3.example.com"), &["snapshots.objectStore: endpoint, existingSecret or egressTo is set but bucket is empty"])]
+#[case::init_object_without_bucket(yaml("krills:\n  bob:\n    initClaw:\n      objectStore: {latestOf: alice}\n"), &["krills.bob.initClaw.objectStore: an initClaw from a bucket needs snapshots.objectStore"])]
 #[case::name_too_long_for_release(yaml(&format!("fullnameOverride: krill-with-a-long-name\nkrills:\n  {}: {{}}\n", "b".repeat(40))), &[&format!("krills.{}", "b".repeat(40)), "longer than 52"])]
 fn bad_values_are_refused_by_name(#[case] values: ValueSource, #[case] expected: &[&str]) {
     let stderr = helm()

@@ -275,6 +275,11 @@ fn the_helpers_modules_form_no_cycle() {
 }
 
 #[test]
+fn the_snapshot_stores_modules_form_no_cycle() {
+    assert_acyclic("harness/snapshot-store");
+}
+
+#[test]
 fn claws_modules_form_no_cycle() {
     assert_acyclic("harness/claw");
 }
@@ -380,7 +385,13 @@ fn workspace_edges() -> (CrateDirs, Vec<Edge>) {
     (dirs, edges)
 }
 
-const SHIPPED: [&str; 4] = ["krill-claw", "krill-keeper", "krill-helper", "krill-cli"];
+const SHIPPED: [&str; 5] = [
+    "krill-claw",
+    "krill-keeper",
+    "krill-snapshot-store",
+    "krill-helper",
+    "krill-cli",
+];
 
 #[test]
 fn claw_knows_nothing_of_the_workspace() {
@@ -390,6 +401,19 @@ fn claw_knows_nothing_of_the_workspace() {
         .filter(|(from, _, kind)| from == "krill-claw" && kind != "dev")
         .collect();
     assert!(bad.is_empty(), "krill-claw must stand alone: {bad:?}");
+}
+
+#[test]
+fn the_snapshot_store_knows_nothing_of_the_workspace() {
+    let (_, edges) = workspace_edges();
+    let bad: Vec<_> = edges
+        .iter()
+        .filter(|(from, _, kind)| from == "krill-snapshot-store" && kind != "dev")
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "krill-snapshot-store must stand alone: {bad:?}"
+    );
 }
 
 #[test]
