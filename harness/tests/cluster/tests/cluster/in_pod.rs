@@ -225,7 +225,8 @@ const found = readdirSync("/krill/data/state", { recursive: true })
   .filter((f) => f.endsWith(".sqlite"))
   .map((f) => `/krill/data/state/${f}`);
 const results = found.map((path) => {
-  const db = new DatabaseSync(path);
+  // The gateway may hold a write lock for a while (its own checks after an unclean stop).
+  const db = new DatabaseSync(path, { timeout: 60000 });
   try {
     return { path, result: db.prepare("PRAGMA integrity_check").all().map((r) => r.integrity_check).join("; ") };
   } finally {
@@ -239,7 +240,8 @@ console.log(JSON.stringify(results));
             pod,
             Some("krill"),
             &["node", "--no-warnings", "--input-type=module", "-e", SCRIPT],
-            EXEC,
+            // Room for the busy timeout above on every database.
+            Duration::from_secs(200),
         )
         .await?
         .require_success(pod, &["node", "-e", "<integrity_check>"])?;
