@@ -459,7 +459,10 @@ fn nothing_depends_on_the_cli() {
         .iter()
         .filter(|(from, to, _)| to == "krill-cli" && from != "krill-cli")
         .collect();
-    assert!(bad.is_empty(), "krill-cli (kubectl-krill) is a leaf: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "krill-cli (kubectl-krill) is a leaf: {bad:?}"
+    );
 }
 
 #[test]
