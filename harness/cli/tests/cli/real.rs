@@ -73,23 +73,7 @@ async fn chat_answers_through_the_krills_own_gateway(
     let client = release.client();
     let ns = release.namespace().to_owned();
     krill_cluster::deploy_stand_in(&client, &ns, &krill_cluster::stand_in_image(), ROLLOUT).await?;
-    // The proxy's one model is the stand-in, its egress opened to the stand-in's port (as the
-    // cluster suite's turn test does).
-    let values = format!(
-        "replicas: 1\n\
-         apiServer:\n\
-         \x20 models:\n\
-         \x20   - name: default\n\
-         \x20     model: openai/stand-in\n\
-         \x20     apiBase: {base}\n\
-         \x20     apiKeyEnv: STAND_IN_KEY\n\
-         \x20 providerKeys:\n\
-         \x20   STAND_IN_KEY: stand-in-upstream-key\n\
-         \x20 egress:\n\
-         \x20   - ports: [{{port: {port}, protocol: TCP}}]\n",
-        base = krill_cluster::stand_in_api_base(),
-        port = krill_cluster::STAND_IN_PORT,
-    );
+    let values = format!("replicas: 1\n{}", krill_cluster::stand_in_model_values());
     install(&release, &values, 1, &[]).await?;
     krill_cluster::wait_for_deployment_ready(&client, &ns, "krill-api-server", ROLLOUT).await?;
 

@@ -31,7 +31,7 @@ pub use provider::Provider;
 pub use release::{TestRelease, namespace_for_test};
 pub use stand_in::{
     STAND_IN_NAME, STAND_IN_PORT, deploy_stand_in, stand_in_api_base, stand_in_chats,
-    stand_in_image,
+    stand_in_image, stand_in_model_values,
 };
 pub use tools::{Tools, chart_dir};
 pub use wait::{Probe, poll};

@@ -39,6 +39,26 @@ pub fn stand_in_api_base() -> String {
     format!("http://{STAND_IN_NAME}:{STAND_IN_PORT}/v1")
 }
 
+/// Chart values that make the proxy serve the stand-in as its one model (`default`), with the
+/// proxy's egress opened to the stand-in's port (the chart's default only allows 443), so turns
+/// also work where NetworkPolicies are enforced.
+pub fn stand_in_model_values() -> String {
+    format!(
+        "apiServer:\n\
+         \x20 models:\n\
+         \x20   - name: default\n\
+         \x20     model: openai/stand-in\n\
+         \x20     apiBase: {base}\n\
+         \x20     apiKeyEnv: STAND_IN_KEY\n\
+         \x20 providerKeys:\n\
+         \x20   STAND_IN_KEY: stand-in-upstream-key\n\
+         \x20 egress:\n\
+         \x20   - ports: [{{port: {port}, protocol: TCP}}]\n",
+        base = stand_in_api_base(),
+        port = STAND_IN_PORT,
+    )
+}
+
 /// The chat requests the stand-in has answered so far (its `/_stand-in/requests` record), read
 /// through the API server's service proxy: no port-forward, and no NetworkPolicy in the way.
 pub async fn stand_in_chats(

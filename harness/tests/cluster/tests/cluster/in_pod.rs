@@ -177,8 +177,7 @@ pub async fn turn(
 }
 
 /// Deploys the stand-in model into the release's namespace; returns the values that make the
-/// chart's proxy serve it as the one model, with the proxy's egress opened to its port (the
-/// chart's default only allows 443), so turns also work where policies are enforced.
+/// chart's proxy serve it ([`krill_cluster::stand_in_model_values`]).
 pub async fn with_stand_in_model(release: &TestRelease) -> anyhow::Result<Values> {
     krill_cluster::deploy_stand_in(
         &release.client(),
@@ -187,20 +186,7 @@ pub async fn with_stand_in_model(release: &TestRelease) -> anyhow::Result<Values
         ROLLOUT,
     )
     .await?;
-    Ok(Values::new().yaml(format!(
-        "apiServer:\n\
-         \x20 models:\n\
-         \x20   - name: default\n\
-         \x20     model: openai/stand-in\n\
-         \x20     apiBase: {base}\n\
-         \x20     apiKeyEnv: STAND_IN_KEY\n\
-         \x20 providerKeys:\n\
-         \x20   STAND_IN_KEY: stand-in-upstream-key\n\
-         \x20 egress:\n\
-         \x20   - ports: [{{port: {port}, protocol: TCP}}]\n",
-        base = krill_cluster::stand_in_api_base(),
-        port = krill_cluster::STAND_IN_PORT,
-    )))
+    Ok(Values::new().yaml(krill_cluster::stand_in_model_values()))
 }
 
 /// Whether the stand-in's latest chat request carried `marker`: what the model is sent is the
