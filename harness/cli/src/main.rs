@@ -182,6 +182,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Built together with the rest of the workspace, rustls has two providers compiled in and
+    // cannot pick one by itself (see the helper's main).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,

@@ -126,6 +126,10 @@ fn environment() -> BTreeMap<String, String> {
 }
 
 fn main() -> ExitCode {
+    // kube's client brings rustls' ring provider and object_store's aws-lc-rs: with both compiled
+    // in, rustls cannot pick one by itself and the first TLS connection panics (the keeper did).
+    // An error only means a provider is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
