@@ -147,7 +147,14 @@ async fn helper_pod(target: &Target, krill: &Krill) -> Result<Pod, CliError> {
             value: Some(krill.name.clone()),
             ..EnvVar::default()
         }]),
-        volume_mounts: Some(vec![mount("data", "/krill/data"), mount("tmp", "/tmp")]),
+        // The root filesystem is read-only: every place the helper writes is a volume, as in the
+        // krill's own pod (docs/pod-contract.md).
+        volume_mounts: Some(vec![
+            mount("data", "/krill/data"),
+            mount("run", "/krill/run"),
+            mount("tmp", "/tmp"),
+            mount("home", "/home/krill"),
+        ]),
         ..Container::default()
     };
     Ok(Pod {
@@ -172,21 +179,23 @@ async fn helper_pod(target: &Target, krill: &Krill) -> Result<Pod, CliError> {
             enable_service_links: Some(false),
             restart_policy: Some("Never".into()),
             termination_grace_period_seconds: Some(5),
-            volumes: Some(vec![
-                Volume {
+            volumes: Some(
+                vec![Volume {
                     name: "data".into(),
                     persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                         claim_name: format!("data-{}", krill.pod_name),
                         read_only: Some(false),
                     }),
                     ..Volume::default()
-                },
-                Volume {
-                    name: "tmp".into(),
+                }]
+                .into_iter()
+                .chain(["run", "tmp", "home"].map(|name| Volume {
+                    name: name.into(),
                     empty_dir: Some(EmptyDirVolumeSource::default()),
                     ..Volume::default()
-                },
-            ]),
+                }))
+                .collect(),
+            ),
             ..PodSpec::default()
         }),
         ..Pod::default()
