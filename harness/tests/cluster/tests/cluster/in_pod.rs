@@ -249,3 +249,22 @@ console.log(JSON.stringify(results));
     }
     Ok(checked)
 }
+
+/// Takes a snapshot now in `pod`'s sidecar container, with the sidecar's own settings, and returns
+/// the archive's path; a snapshot not written (skipped, unchanged) is an error showing the report.
+pub async fn snapshot_now(release: &TestRelease, pod: &str) -> anyhow::Result<String> {
+    let snapshot = ["krill", "snapshot", "--out", "/krill/snapshots", "--force"];
+    let taken = release
+        .exec(pod, Some("snapshot"), &snapshot, Duration::from_secs(240))
+        .await?
+        .require_success(pod, &snapshot)?;
+    taken
+        .stdout
+        .lines()
+        .find_map(|line| {
+            let report: Value = serde_json::from_str(line).ok()?;
+            (report["outcome"] == "written").then_some(())?;
+            Some(report["path"].as_str()?.to_owned())
+        })
+        .with_context(|| format!("{pod}: the snapshot named no archive: {taken:?}"))
+}

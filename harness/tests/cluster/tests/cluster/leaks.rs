@@ -3,13 +3,12 @@
 //! leaves the cluster: downloads, buckets, other clusters). Real nodes only: logs and snapshots
 //! need containers that ran a turn.
 
-use crate::in_pod::{EXEC, gateway_token, real_nodes, turn, with_stand_in_model};
+use crate::in_pod::{EXEC, gateway_token, real_nodes, snapshot_now, turn, with_stand_in_model};
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, Secret};
 use krill_cluster::TestRelease;
 use kube::api::{ListParams, LogParams};
@@ -128,24 +127,7 @@ async fn no_secret_reaches_a_config_map_a_log_an_event_or_a_snapshot(
     );
 
     // The snapshot, unpacked inside the sidecar, searched there.
-    let snapshot = ["krill", "snapshot", "--out", "/krill/snapshots", "--force"];
-    let taken = release
-        .exec(
-            "krill-0",
-            Some("snapshot"),
-            &snapshot,
-            Duration::from_secs(240),
-        )
-        .await?
-        .require_success("krill-0", &snapshot)?;
-    let archive = taken
-        .stdout
-        .lines()
-        .find_map(|line| {
-            let report: serde_json::Value = serde_json::from_str(line).ok()?;
-            Some(report["path"].as_str()?.to_owned())
-        })
-        .with_context(|| format!("the snapshot named no archive: {taken:?}"))?;
+    let archive = snapshot_now(&release, "krill-0").await?;
     let unpack = [
         "krill",
         "claw",
