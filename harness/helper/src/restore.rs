@@ -1,7 +1,8 @@
 //! Brings a `.claw` archive back into a krill's volume, all or nothing.
 //!
-//! The archive is unpacked and checked (every SQLite database must pass `integrity_check`) in a
-//! staging directory on the same volume; only then are `workspace/` and `state/` swapped in by
+//! The archive is unpacked and checked (every SQLite database must pass `integrity_check`, and
+//! loses the process leases of the gateway it was taken from) in a staging directory on the same
+//! volume; only then are `workspace/` and `state/` swapped in by
 //! renames. A journal written before the first rename lets the next start finish an interrupted
 //! swap, so a crash leaves either the old or the new context, never a mix.
 //!
@@ -58,6 +59,9 @@ pub struct RestoreSummary {
     /// Which of `workspace`, `state` the archive replaced.
     pub replaced: Vec<String>,
     pub databases_checked: usize,
+    /// Process leases of the snapshotted gateway dropped from the restored databases
+    /// ([`sqlite::release_leases`]).
+    pub leases_released: usize,
 }
 
 /// One pending rename pair of a swap: `staged` becomes `target`, the old `target` goes to `old`.
@@ -117,6 +121,7 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
         };
 
     let mut databases_checked = 0;
+    let mut leases_released = 0;
     for (_, dir) in &parts {
         for entry in walkdir::WalkDir::new(dir).follow_links(false) {
             let entry = entry.map_err(|e| RestoreError::Io {
@@ -124,10 +129,12 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
                 source: e.into(),
             })?;
             if entry.file_type().is_file() && sqlite::is_database(entry.path()) {
-                sqlite::integrity_check(entry.path()).map_err(|source| RestoreError::Database {
+                let database_err = |source| RestoreError::Database {
                     archive: archive.to_owned(),
                     source,
-                })?;
+                };
+                sqlite::integrity_check(entry.path()).map_err(database_err)?;
+                leases_released += sqlite::release_leases(entry.path()).map_err(database_err)?;
                 databases_checked += 1;
             }
         }
@@ -161,6 +168,7 @@ pub fn restore(paths: &Paths, archive: &Path) -> Result<RestoreSummary, RestoreE
         archive: archive.to_owned(),
         replaced: parts.iter().map(|(p, _)| (*p).to_owned()).collect(),
         databases_checked,
+        leases_released,
     })
 }
 

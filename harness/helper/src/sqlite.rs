@@ -27,6 +27,11 @@ pub enum SqliteError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("releasing the process leases in SQLite database {path}: {source}")]
+    Leases {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
 }
 
 pub fn is_database(path: &Path) -> bool {
@@ -80,6 +85,36 @@ pub fn backup(source: &Path, dest: &Path) -> Result<(), SqliteError> {
     Ok(())
 }
 
+/// The table where the pinned OpenClaw keeps its process leases (gateway owner, start-up
+/// migration): rows naming a host and PID that only mean something while that process lives.
+pub const LEASE_TABLE: &str = "state_leases";
+
+/// Deletes every row of [`LEASE_TABLE`] in a restored database that has one, and returns how many.
+///
+/// A snapshot of a running krill holds its gateway's live leases. OpenClaw only reclaims a lease
+/// whose holder it can prove dead on the same host, so a krill restored under another pod name
+/// would refuse to start ("Another Gateway owner lease is still active") until the lease expired,
+/// minutes later. No process from the archive runs after a restore, so none of its leases hold.
+pub fn release_leases(path: &Path) -> Result<usize, SqliteError> {
+    let err = |source| SqliteError::Leases {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(err)?;
+    let has_table: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
+            [LEASE_TABLE],
+            |row| row.get(0),
+        )
+        .map_err(err)?;
+    if !has_table {
+        return Ok(0);
+    }
+    conn.execute(&format!("DELETE FROM {LEASE_TABLE}"), [])
+        .map_err(err)
+}
+
 /// `PRAGMA integrity_check`, which must answer exactly `ok`.
 pub fn integrity_check(path: &Path) -> Result<(), SqliteError> {
     let check = |source| SqliteError::Check {
@@ -107,6 +142,37 @@ pub fn integrity_check(path: &Path) -> Result<(), SqliteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_leases_empties_the_lease_table_and_leaves_other_tables_and_databases_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("openclaw.sqlite");
+        let conn = Connection::open(&state).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE state_leases(scope, lease_key, owner, payload_json);
+             INSERT INTO state_leases VALUES
+               ('gateway', 'owner', 'a', '{\"owner\":{\"pid\":8,\"host\":\"krill-0\"}}'),
+               ('startup', 'migration', 'a', NULL);
+             CREATE TABLE sessions(id); INSERT INTO sessions VALUES ('kept');",
+        )
+        .expect("write");
+        drop(conn);
+        assert_eq!(release_leases(&state).expect("release"), 2);
+        let conn = Connection::open(&state).expect("open");
+        let count = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count")
+        };
+        assert_eq!(count("state_leases"), 0);
+        assert_eq!(count("sessions"), 1);
+
+        let other = dir.path().join("agent.sqlite");
+        Connection::open(&other)
+            .expect("open")
+            .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .expect("write");
+        assert_eq!(release_leases(&other).expect("no lease table"), 0);
+    }
 
     #[test]
     fn backup_of_a_live_wal_database_is_complete_and_intact() {

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use krill_cluster::{PodRuntime, TestRelease, Values};
+use kube::api::LogParams;
 use serde_json::Value;
 
 use crate::support::ROLLOUT;
@@ -207,14 +208,17 @@ pub async fn state_databases_pass_integrity_check(
     const SCRIPT: &str = r#"
 import { DatabaseSync } from "node:sqlite";
 import { readdirSync } from "node:fs";
+// OpenClaw's `*-lock.sqlite` / `*.lock.sqlite` files are locks, not data: the gateway holds them
+// in an exclusive transaction, so nothing else can read them (snapshots leave them out too).
 const found = readdirSync("/krill/data/state", { recursive: true })
-  .filter((f) => f.endsWith(".sqlite"))
+  .filter((f) => f.endsWith(".sqlite") && !/[.-]lock\.sqlite$/.test(f))
   .map((f) => `/krill/data/state/${f}`);
 const results = found.map((path) => {
-  // The gateway may hold a write lock for a while (its own checks after an unclean stop).
-  const db = new DatabaseSync(path, { timeout: 60000 });
+  const db = new DatabaseSync(path, { timeout: 30000 });
   try {
     return { path, result: db.prepare("PRAGMA integrity_check").all().map((r) => r.integrity_check).join("; ") };
+  } catch (e) {
+    return { path, result: `could not be checked: ${e.message}` };
   } finally {
     db.close();
   }
@@ -267,4 +271,47 @@ pub async fn snapshot_now(release: &TestRelease, pod: &str) -> anyhow::Result<St
             Some(report["path"].as_str()?.to_owned())
         })
         .with_context(|| format!("{pod}: the snapshot named no archive: {taken:?}"))
+}
+
+/// Every container of `pod` started, is ready and never restarted; a restart is an error that
+/// shows what the previous instance logged last.
+pub async fn no_container_restarted(release: &TestRelease, pod: &Pod) -> anyhow::Result<()> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .with_context(|| format!("{name} has no container statuses"))?;
+    for status in statuses {
+        ensure!(
+            status.ready && status.started == Some(true),
+            "{name}: container {} is not started and ready: {status:?}",
+            status.name
+        );
+        if status.restart_count > 0 {
+            // What the container said before it died is the only clue left: the kubelet keeps
+            // the previous instance's log until the next restart.
+            let previous = release
+                .api::<Pod>()
+                .logs(
+                    &name,
+                    &LogParams {
+                        container: Some(status.name.clone()),
+                        previous: true,
+                        tail_lines: Some(40),
+                        ..LogParams::default()
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| format!("(no log of the previous instance: {e})"));
+            bail!(
+                "{name}: container {} restarted {} times (last state {:?}); its previous log \
+                 ends:\n{previous}",
+                status.name,
+                status.restart_count,
+                status.last_state
+            );
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@
 //! NOT RUN (krill_test_support::not_run) before installing anything, and does not count as passed.
 
 use crate::in_pod::{
-    EXEC, GATEWAY_PORT, chat_in_pod, fetch_in_pod, gateway_token, real_nodes, with_stand_in_model,
+    EXEC, GATEWAY_PORT, chat_in_pod, fetch_in_pod, gateway_token, no_container_restarted,
+    real_nodes, with_stand_in_model,
 };
 use crate::support;
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::core::v1::{Event, Pod, Probe as PodProbe};
 use krill_cluster::{Probe, TestRelease, Values, poll};
-use kube::api::{ListParams, LogParams};
+use kube::api::ListParams;
 use rstest::rstest;
 use serde_json::Value;
 use support::{
@@ -62,42 +63,7 @@ async fn check_krill_container(release: &TestRelease, pod: &Pod) -> anyhow::Resu
             "{name}: the {kind} probe is not httpGet {path} on the gateway port: {probe:?}"
         );
     }
-    let statuses = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .with_context(|| format!("{name} has no container statuses"))?;
-    for status in statuses {
-        ensure!(
-            status.ready && status.started == Some(true),
-            "{name}: container {} is not started and ready: {status:?}",
-            status.name
-        );
-        if status.restart_count > 0 {
-            // What the container said before it died is the only clue left: the kubelet keeps
-            // the previous instance's log until the next restart.
-            let previous = release
-                .api::<Pod>()
-                .logs(
-                    &name,
-                    &LogParams {
-                        container: Some(status.name.clone()),
-                        previous: true,
-                        tail_lines: Some(40),
-                        ..LogParams::default()
-                    },
-                )
-                .await
-                .unwrap_or_else(|e| format!("(no log of the previous instance: {e})"));
-            bail!(
-                "{name}: container {} restarted {} times (last state {:?}); its previous log \
-                 ends:\n{previous}",
-                status.name,
-                status.restart_count,
-                status.last_state
-            );
-        }
-    }
+    no_container_restarted(release, pod).await?;
     // What Pod Security "restricted" and the pod contract ask of a running container, seen from
     // inside: user and group 1000, and a root filesystem nothing can write to.
     for container in ["krill", "snapshot"] {

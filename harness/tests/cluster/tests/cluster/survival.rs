@@ -6,8 +6,9 @@
 //! sent an earlier turn's words again: OpenClaw sends the model the whole session.
 
 use crate::in_pod::{
-    EXEC, GATEWAY_PORT, fetch_in_pod, gateway_token, last_model_request_holds, real_nodes,
-    snapshot_now, state_databases_pass_integrity_check, turn, with_stand_in_model,
+    EXEC, GATEWAY_PORT, fetch_in_pod, gateway_token, last_model_request_holds,
+    no_container_restarted, real_nodes, snapshot_now, state_databases_pass_integrity_check, turn,
+    with_stand_in_model,
 };
 use crate::support;
 
@@ -188,6 +189,9 @@ async fn a_krill_started_from_a_sidecar_snapshot_continues_the_conversation(
     ));
     release.upgrade(&heir).await?;
     wait_for_fleet(&release, &Fleet::new(1, &["heir"])).await?;
+    // At the first start: a gateway that found its predecessor's leases in the archive would
+    // crash-loop until they expired.
+    no_container_restarted(&release, &release.api::<Pod>().get("krill-heir-0").await?).await?;
     let checked = state_databases_pass_integrity_check(&release, "krill-heir-0").await?;
     let heir_token = gateway_token(&release, "krill-heir-secrets", "gateway-token").await?;
     conversation_held(
