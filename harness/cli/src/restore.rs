@@ -316,7 +316,14 @@ where
     Fut: Future<Output = Result<bool, CliError>>,
 {
     let start = std::time::Instant::now();
+    let mut said = false;
     while !done().await? {
+        // Said once, and only when it takes a while: a restore that sits silent for minutes
+        // looks hung.
+        if !said && start.elapsed() > Duration::from_secs(5) {
+            eprintln!("waiting for {what} (up to {WAIT:?})");
+            said = true;
+        }
         if start.elapsed() > WAIT {
             return Err(refused(
                 krill,

@@ -1,6 +1,7 @@
 //! The krill in-pod helper: everything `krill run`, `krill snapshot` and `krill restore` do, as a
 //! library so tests and benchmarks can drive it without a process in between.
 
+pub mod compile_cache;
 pub mod config;
 pub mod credentials;
 pub mod envref;

@@ -16,7 +16,7 @@ use krill_helper::run::Plan;
 use krill_helper::snapshot::{SnapshotOptions, SnapshotOutcome, SnapshotReport};
 use krill_helper::space::SpaceGuard;
 use krill_helper::watch::{self, Event, Schedule, parse_duration, parse_interval};
-use krill_helper::{credentials, first_start, manual_restore, snapshot};
+use krill_helper::{compile_cache, credentials, first_start, manual_restore, snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -171,6 +171,11 @@ fn execute(command: Command) -> Result<()> {
                 return Ok(());
             }
             let lock = plan.prepare(force_restore, reapply_context.as_deref())?;
+            // Only ever a slower start when it fails, so it is said and not fatal.
+            match compile_cache::seed(&plan.paths, plan.launch.run_as) {
+                Ok(seeded) => eprintln!("krill: {seeded}"),
+                Err(e) => eprintln!("krill: warning: {e}; the gateway compiles without it"),
+            }
             Err(plan.launch.exec(lock).into())
         }
         Command::Prepare {

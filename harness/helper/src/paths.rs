@@ -44,6 +44,11 @@ pub struct Paths {
     /// one with the bucket's credentials) leaves it verified at [`Paths::fetched_init_claw`].
     /// `KRILL_INIT_CLAW_OBJECT`: `s3://...` when set.
     pub init_claw_object: Option<String>,
+    /// The temp directory the gateway sees (`TMPDIR`, else `/tmp`; an emptyDir in the pod).
+    pub tmp: PathBuf,
+    /// The Node compile cache built into the image (`KRILL_COMPILE_CACHE_SEED`), copied into
+    /// [`Paths::tmp`] before the gateway starts (see `compile_cache`).
+    pub compile_cache_seed: PathBuf,
 }
 
 impl Paths {
@@ -66,6 +71,8 @@ impl Paths {
                 .get("KRILL_INIT_CLAW_OBJECT")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            tmp: dir("TMPDIR", "/tmp"),
+            compile_cache_seed: dir("KRILL_COMPILE_CACHE_SEED", "/opt/krill/node-compile-cache"),
         }
     }
 

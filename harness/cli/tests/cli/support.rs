@@ -71,11 +71,24 @@ pub fn kubeconfig() -> Option<PathBuf> {
 /// test, as a user in a krill checkout would run it.
 pub async fn krill(release: &TestRelease, args: &[&str]) -> Run {
     let mut command = krill_command(release, args);
-    let out = tokio::time::timeout(Duration::from_secs(600), command.output())
-        .await
-        .expect("kubectl-krill finished within 10 minutes")
+    // stderr into a file rather than a pipe, so that a run that never ends can still say how far
+    // it got.
+    let stderr = tempfile::NamedTempFile::new().expect("a file for stderr");
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr.reopen().expect("stderr file"))
+        .spawn()
         .expect("kubectl-krill started");
-    out.into()
+    let out = tokio::time::timeout(Duration::from_secs(600), child.wait_with_output()).await;
+    let printed = std::fs::read_to_string(stderr.path()).unwrap_or_default();
+    let Ok(out) = out else {
+        panic!(
+            "kubectl-krill {args:?} did not finish within 10 minutes; its stderr so far:\n{printed}"
+        )
+    };
+    let mut run: Run = out.expect("kubectl-krill's output").into();
+    run.stderr = printed;
+    run
 }
 
 /// The command [`krill`] runs, for a test that reads its output as it comes (`status -w`).

@@ -122,7 +122,18 @@ impl PodSpec<'_> {
 
     /// Starts the container without waiting for the gateway.
     pub async fn start(&self) -> anyhow::Result<Pod> {
-        let container = self.launch().await?;
+        self.start_request(self.request()).await
+    }
+
+    /// [`PodSpec::start`] with a request changed from [`PodSpec::request`] (a mount, a variable).
+    pub async fn start_request(
+        &self,
+        request: testcontainers::ContainerRequest<GenericImage>,
+    ) -> anyhow::Result<Pod> {
+        let container = request
+            .start()
+            .await
+            .context("starting the krill container")?;
         let port = container
             .get_host_port_ipv4(ContainerPort::Tcp(GATEWAY_PORT))
             .await?;
