@@ -44,7 +44,10 @@ base_size=$(docker image inspect -f '{{.Size}}' \
 # --- start-up: krill run vs OpenClaw started directly in the same image ----------------------
 # shellcheck disable=SC2054  # the commas separate mount options, not array elements
 tmpfs=(--tmpfs /tmp:mode=1777 --tmpfs /home/krill:uid=1000,gid=1000 --tmpfs /krill/run:uid=1000,gid=1000)
-envs=(-e KRILL_NAME=krill-0 -e OPENCLAW_API_BASE=http://127.0.0.1:9/v1 -e OPENCLAW_API_KEY=bench
+# Both get the chart's default memory limit (2Gi); krill run also learns it as the chart's
+# downward API tells it, and sizes V8's heap from it, which the peer (OpenClaw as shipped) does not.
+envs=(--memory 2g -e KRILL_MEMORY_LIMIT_MIB=2048 -e KRILL_NAME=krill-0
+      -e OPENCLAW_API_BASE=http://127.0.0.1:9/v1 -e OPENCLAW_API_KEY=bench
       -e OPENCLAW_MODEL=bench -e OPENCLAW_GATEWAY_TOKEN=bench-token)
 mkdir -p "$work/config"
 cat >"$work/config/openclaw.json" <<'EOF'
@@ -124,12 +127,14 @@ section=$(cat <<EOF
 ## Image
 
 \`scripts/bench/image.sh\`, $(date -u +%Y-%m-%d), $(bench_machine) (shared), Docker $(docker version -f '{{.Server.Version}}'),
-image \`$image\` (version $version) on \`$base\`. Medians of $runs runs.
+image \`$image\` (version $version) on \`$base\`. Medians of $runs runs, krill and peer
+alternated; both with a 2 GiB memory limit (the chart's default) and the same config.
 
 | measure | krill | peer (same run) | ratio |
 |---|---|---|---|
-| cold start to \`/readyz\` ready | ${krill_start} s via \`krill run\` | ${peer_start} s, OpenClaw started directly in the same image | ${ratio} |
+| cold start to \`/readyz\` ready, empty \`/tmp\` | ${krill_start} s via \`krill run\` | ${peer_start} s, OpenClaw started directly in the same image | ${ratio} (peer / krill: $(awk -v a="$peer_start" -v b="$krill_start" 'BEGIN { printf "%.2f", a / b }')x) |
 | idle memory (cgroup working set, ${BENCH_IDLE:-30} s after ready) | ${krill_idle} MiB | ${peer_idle} MiB | ${mem_ratio} |
+| idle krills in 8 GiB at that working set | $(awk -v m="$krill_idle" 'BEGIN { printf "%d", 8192 / m }') | $(awk -v m="$peer_idle" 'BEGIN { printf "%d", 8192 / m }') | — |
 | \`docker stop -t 30\` (SIGTERM via tini) | ${stop} s, exit codes ${exit_codes[*]} | — | — |
 | warm rebuild, nothing changed | ${rebuild} s | — | — |
 | image size (uncompressed) | $(mb "$size") | upstream OpenClaw image: not pullable here, see below | — |

@@ -31,8 +31,12 @@ pub enum CompileCacheError {
 /// What [`seed`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seeded {
-    /// Copied this many files.
-    Copied { files: u64, bytes: u64 },
+    /// Copied this many files, taking this long (what the seed costs a start).
+    Copied {
+        files: u64,
+        bytes: u64,
+        took: std::time::Duration,
+    },
     /// The temp directory already has a cache: the container restarted on the same emptyDir,
     /// and the gateway's own cache is at least as good as the seed.
     AlreadyThere,
@@ -44,10 +48,11 @@ pub enum Seeded {
 impl std::fmt::Display for Seeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Seeded::Copied { files, bytes } => write!(
+            Seeded::Copied { files, bytes, took } => write!(
                 f,
-                "compile cache seeded ({files} files, {:.1} MB)",
-                *bytes as f64 / 1e6
+                "compile cache seeded ({files} files, {:.1} MB, {:.2} s)",
+                *bytes as f64 / 1e6,
+                took.as_secs_f64()
             ),
             Seeded::AlreadyThere => write!(f, "compile cache kept from the previous start"),
             Seeded::NoSeed => write!(f, "no compile cache seed in the image"),
@@ -63,6 +68,7 @@ pub fn seed(paths: &Paths, owner: Option<(u32, u32)>) -> Result<Seeded, CompileC
     if to.exists() {
         return Ok(Seeded::AlreadyThere);
     }
+    let started = std::time::Instant::now();
     let has_entries = fs::read_dir(from).is_ok_and(|mut entries| entries.next().is_some());
     if !has_entries {
         return Ok(Seeded::NoSeed);
@@ -77,7 +83,11 @@ pub fn seed(paths: &Paths, owner: Option<(u32, u32)>) -> Result<Seeded, CompileC
         Ok(tally)
     });
     match copied {
-        Ok((files, bytes)) => Ok(Seeded::Copied { files, bytes }),
+        Ok((files, bytes)) => Ok(Seeded::Copied {
+            files,
+            bytes,
+            took: started.elapsed(),
+        }),
         Err(source) => {
             let _ = fs::remove_dir_all(&partial);
             Err(CompileCacheError::Copy {
@@ -140,10 +150,14 @@ mod tests {
         fs::write(entry.join("0a1b2c"), b"compiled").unwrap();
         fs::create_dir_all(&paths.tmp).unwrap();
 
-        assert_eq!(
+        assert!(matches!(
             seed(&paths, None).unwrap(),
-            Seeded::Copied { files: 1, bytes: 8 }
-        );
+            Seeded::Copied {
+                files: 1,
+                bytes: 8,
+                ..
+            }
+        ));
         let copied = paths
             .tmp
             .join("node-compile-cache/openclaw/1.0/key/v24-x64-abc-1000/0a1b2c");

@@ -163,18 +163,34 @@ impl Launch {
 
 /// Node sizes its heap from the machine, not the container: a krill on a big node grows past its
 /// limit and is OOM-killed mid-turn. A heap ceiling below the limit makes V8 collect instead.
-/// `NODE_OPTIONS` that already set one win; without a known limit nothing is added.
+/// The young generation is sized from the limit too: V8's default semi-spaces hold on to tens of
+/// MB per process that an idle gateway does not need (docs/benchmarks.md, "Image": ~15% of an
+/// idle krill's memory at 2 MB). `NODE_OPTIONS` that already set either win for that one; without
+/// a known limit nothing is added.
 fn node_options(settings: &Settings) -> Option<String> {
     let limit = settings.memory_limit_mib.filter(|&mib| mib > 0)?;
-    if settings.node_options.contains("--max-old-space-size") {
+    let theirs = settings.node_options.trim();
+    let mut ours: Vec<String> = Vec::new();
+    if !theirs.contains("--max-old-space-size") {
+        let heap = (limit * settings.heap_percent / 100).max(64);
+        ours.push(format!("--max-old-space-size={heap}"));
+    }
+    if !theirs.contains("--max-semi-space-size") {
+        ours.push(format!("--max-semi-space-size={}", semi_space_mib(limit)));
+    }
+    if ours.is_empty() {
         return None;
     }
-    let heap = (limit * settings.heap_percent / 100).max(64);
-    let ours = format!("--max-old-space-size={heap}");
-    Some(match settings.node_options.trim() {
-        "" => ours,
-        theirs => format!("{theirs} {ours}"),
-    })
+    if !theirs.is_empty() {
+        ours.insert(0, theirs.to_owned());
+    }
+    Some(ours.join(" "))
+}
+
+/// One MB of semi-space per GiB of limit, from 2 (the chart's default 2Gi limit) to V8's own
+/// default of 16.
+fn semi_space_mib(limit_mib: u64) -> u64 {
+    (limit_mib / 1024).clamp(2, 16)
 }
 
 fn quote(word: &str) -> String {
@@ -326,7 +342,7 @@ mod tests {
     fn the_heap_ceiling_follows_the_memory_limit() {
         assert_eq!(
             node_options_for(&[("KRILL_MEMORY_LIMIT_MIB", "2048")]).as_deref(),
-            Some("--max-old-space-size=1536")
+            Some("--max-old-space-size=1536 --max-semi-space-size=2")
         );
         assert_eq!(
             node_options_for(&[
@@ -334,7 +350,15 @@ mod tests {
                 ("KRILL_HEAP_PERCENT", "50")
             ])
             .as_deref(),
-            Some("--max-old-space-size=512")
+            Some("--max-old-space-size=512 --max-semi-space-size=2")
+        );
+        assert_eq!(
+            node_options_for(&[("KRILL_MEMORY_LIMIT_MIB", "8192")]).as_deref(),
+            Some("--max-old-space-size=6144 --max-semi-space-size=8")
+        );
+        assert_eq!(
+            node_options_for(&[("KRILL_MEMORY_LIMIT_MIB", "65536")]).as_deref(),
+            Some("--max-old-space-size=49152 --max-semi-space-size=16")
         );
         // The pod's own options stay, in front.
         assert_eq!(
@@ -343,7 +367,7 @@ mod tests {
                 ("NODE_OPTIONS", "--enable-source-maps")
             ])
             .as_deref(),
-            Some("--enable-source-maps --max-old-space-size=1536")
+            Some("--enable-source-maps --max-old-space-size=1536 --max-semi-space-size=2")
         );
     }
 
@@ -353,6 +377,17 @@ mod tests {
             node_options_for(&[
                 ("KRILL_MEMORY_LIMIT_MIB", "2048"),
                 ("NODE_OPTIONS", "--max-old-space-size=3000")
+            ])
+            .as_deref(),
+            Some("--max-old-space-size=3000 --max-semi-space-size=2")
+        );
+        assert_eq!(
+            node_options_for(&[
+                ("KRILL_MEMORY_LIMIT_MIB", "2048"),
+                (
+                    "NODE_OPTIONS",
+                    "--max-semi-space-size=8 --max-old-space-size=3000"
+                )
             ]),
             None
         );
