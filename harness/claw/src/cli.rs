@@ -28,9 +28,10 @@ pub enum ClawCommand {
         /// Compression threads (default: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
-        /// Deflate level, 1 (fastest) to 9 (smallest).
-        #[arg(long, default_value_t = crate::DEFAULT_LEVEL, value_parser = clap::value_parser!(u8).range(1..=9))]
-        level: u8,
+        /// Deflate level for every file, 1 (fastest) to 9 (smallest); without it the level is
+        /// chosen per file (docs/claw.md).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=9))]
+        level: Option<u8>,
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
@@ -116,7 +117,7 @@ pub fn run_with_output(args: ClawArgs, out: &mut dyn Write) -> anyhow::Result<()
             }
             let mut opts = ExportOptions {
                 threads,
-                level,
+                level: level.map_or(crate::DEFAULT_LEVEL, crate::Level::Fixed),
                 progress: !no_progress,
                 ..ExportOptions::default()
             };

@@ -21,7 +21,7 @@ pub mod cli;
 
 pub use error::{ClawError, Refusal};
 pub use export::{
-    DEFAULT_LEVEL, ExportOptions, ExportSummary, GENERATED_NAMES, export, locate_claw_py,
+    DEFAULT_LEVEL, ExportOptions, ExportSummary, GENERATED_NAMES, Level, export, locate_claw_py,
 };
 pub use import::{
     ArchiveInfo, EntryInfo, ImportOptions, ImportSummary, import, info, verify_bytes,

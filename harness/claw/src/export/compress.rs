@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 use flate2::{Compress, Compression, FlushCompress};
 use libdeflater::{CompressionLvl, Compressor};
 
+use super::level::Level;
 use super::pipeline::{Done, Job, read_small_file};
 use super::scan::Item;
 use crate::error::ClawError;
@@ -16,13 +17,15 @@ use crate::zipfmt::{METHOD_DEFLATE, METHOD_STORED};
 /// How much of a file the quick compressibility test deflates.
 const SAMPLE: usize = 64 << 10;
 
-/// Whether a file is already compressed (by extension or magic bytes), so deflating it is waste.
+/// Whether a file is already entropy-coded (by extension or magic bytes), so deflating it is waste.
 pub(super) fn looks_compressed(name: &str, head: &[u8]) -> bool {
+    // Zip containers (zip, jar, docx, npz, .claw itself, ...) are left out on purpose: their
+    // members may be stored rather than deflated (numpy's savez, `jar -0`), so they go through
+    // the sample test like any other file.
     const EXTENSIONS: &[&str] = &[
-        "7z", "apk", "avif", "br", "bz2", "claw", "docx", "epub", "flac", "gif", "gz", "heic",
-        "jar", "jpeg", "jpg", "lz", "lz4", "lzma", "m4a", "mkv", "mov", "mp3", "mp4", "odt", "ogg",
-        "opus", "png", "pptx", "rar", "tgz", "txz", "webm", "webp", "whl", "woff", "woff2", "xlsx",
-        "xz", "zip", "zst",
+        "7z", "avif", "br", "bz2", "flac", "gif", "gz", "heic", "jpeg", "jpg", "lz", "lz4", "lzma",
+        "m4a", "mkv", "mov", "mp3", "mp4", "ogg", "opus", "png", "rar", "tgz", "txz", "webm",
+        "webp", "woff", "woff2", "xz", "zst",
     ];
     if let Some((_, ext)) = name.rsplit_once('.')
         && EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
@@ -30,7 +33,6 @@ pub(super) fn looks_compressed(name: &str, head: &[u8]) -> bool {
         return true;
     }
     const MAGIC: &[&[u8]] = &[
-        b"PK\x03\x04",
         b"\x1f\x8b",
         b"BZh",
         b"\xfd7zXZ\x00",
@@ -67,13 +69,19 @@ pub(super) fn sample_compresses(fast: &mut Compressor, data: &[u8], scratch: &mu
 
 /// Runs jobs until the producer hangs up, sending each result tagged with its place in archive
 /// order (the writer reorders them).
-pub(super) fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level: u8) {
-    let lvl = CompressionLvl::new(level.clamp(1, 12) as i32).unwrap_or_default();
-    let mut full = Compressor::new(lvl);
+pub(super) fn worker(
+    jobs: Receiver<Job>,
+    done: Sender<(u64, Done)>,
+    items: &[Item],
+    level: Level,
+) {
+    let mut full = Compressor::new(
+        CompressionLvl::new(i32::from(level.whole())).unwrap_or_default(),
+    );
     let mut fast = Compressor::new(level_one());
     let mut sample_buf = Vec::new();
     // One zlib-rs stream per worker, reset per chunk, instead of allocating its tables per chunk.
-    let mut chunker = Compress::new(Compression::new(u32::from(level.clamp(1, 9))), false);
+    let mut chunker = Compress::new(Compression::new(u32::from(level.chunked())), false);
     for job in jobs {
         let (seq, result) = match job {
             Job::Whole {
@@ -227,6 +235,9 @@ mod tests {
         assert!(looks_compressed("blob", b"\x1f\x8b\x08\x00"));
         assert!(looks_compressed("movie", b"\0\0\0\x20ftypisom"));
         assert!(!looks_compressed("notes.md", b"# hello"));
+        // Containers may hold stored members: the sample test decides for them.
+        assert!(!looks_compressed("features.npz", b"PK\x03\x04"));
+        assert!(!looks_compressed("lib.jar", b"PK\x03\x04"));
     }
 
     #[test]

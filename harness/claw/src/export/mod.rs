@@ -12,6 +12,7 @@
 //! [`pipeline`] holds what passes between them.
 
 mod compress;
+mod level;
 mod pipeline;
 mod produce;
 mod scan;
@@ -34,6 +35,7 @@ use produce::Producer;
 use scan::{Item, Source, scan_source};
 use write::{PendingArchive, Tally, write_in_order, write_manifest};
 
+pub use level::Level;
 pub use scan::GENERATED_NAMES;
 
 /// How to export.
@@ -47,8 +49,8 @@ pub struct ExportOptions {
     pub threads: usize,
     /// Show a progress bar, if stderr is a terminal.
     pub progress: bool,
-    /// Deflate level, 1 (fastest) to 9 (smallest).
-    pub level: u8,
+    /// Deflate level: per file by default, or one for all.
+    pub level: Level,
     /// Say once on stderr when `claw_py` is `None` (off when leaving it out on purpose).
     pub note_missing_claw_py: bool,
     /// Recorded in the manifest's `left_out`: what the caller kept out of the source on purpose.
@@ -69,10 +71,10 @@ impl Default for ExportOptions {
     }
 }
 
-/// Chosen in docs/benchmarks.md: on 1 GiB of mixed text and binary, level 2 gives archives
-/// ~2.4% larger than claw.py's (zlib -6) for about half the CPU of level 6; level 3 is +1.2%
-/// for 12% more CPU; level 1 would be +7% (zlib-rs level 1 is its much weaker "quick" mode).
-pub const DEFAULT_LEVEL: u8 = 2;
+/// Per file ([`Level::Auto`]): the only default that kept archives within 5% of claw.py's on
+/// every workspace shape in docs/benchmarks.md; a fixed level 2 was 6.6% larger on a mixed
+/// workspace made by another generator.
+pub const DEFAULT_LEVEL: Level = Level::Auto;
 
 /// What an export did.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -225,3 +225,91 @@ fn claw_py_re_exports_what_we_imported() {
     .expect("import");
     assert_eq!(tree(&again.join("context")), tree(&src.join("context")));
 }
+
+/// Structured service-log lines: fixed templates around random request ids, the kind of large,
+/// repetitive file where a weak level loses most against zlib -6.
+fn service_log(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = Vec::with_capacity(len + 256);
+    let mut ms = 0u64;
+    while out.len() < len {
+        ms += next() % 40;
+        let r = next();
+        let line = format!(
+            "2026-11-24T{:02}:{:02}:{:02}.{:03}Z INFO gateway.http request_id={:016x}{:016x} \
+             method={} path=/v1/sessions/{}/messages status={} duration_ms={}.{:03} bytes={}\n",
+            (ms / 3_600_000) % 24,
+            (ms / 60_000) % 60,
+            (ms / 1000) % 60,
+            ms % 1000,
+            next(),
+            next(),
+            ["GET", "POST", "PUT"][(r % 3) as usize],
+            r % 40,
+            [200, 201, 204, 404, 500][(r >> 8) as usize % 5],
+            (r >> 16) % 900,
+            (r >> 26) % 1000,
+            (r >> 36) % 90_000,
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Our default level keeps archives within 5% of claw.py's (issue 14) on the shapes where a
+/// fixed low level did not: a large repetitive log (streamed in chunks), small files, and a
+/// zip whose members are stored (as numpy's .npz are), which must be deflated, not passed over.
+#[test]
+fn default_level_stays_within_five_percent_of_claw_py() {
+    let Some(claw_py) = claw_py_or_not_run() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("ws");
+    write_file(&src, "context/logs/gateway.log", &service_log(6 << 20, 3));
+    for i in 0..200u64 {
+        let name = format!("context/notes/n{i:03}.log");
+        write_file(&src, &name, &service_log(2000 + (i as usize * 97) % 9000, i + 10));
+    }
+    let npz = common::raw_zip(&[
+        common::RawEntry::file("counts.npy", &service_log(400_000, 77)),
+        common::RawEntry::file("labels.npy", &prose(400_000, 78)),
+    ]);
+    write_file(&src, "context/data/features.npz", &npz);
+
+    let theirs = dir.path().join("theirs.claw");
+    python(
+        &claw_py,
+        &["export".as_ref(), src.as_os_str(), theirs.as_os_str()],
+    );
+    let size = |level| {
+        let ours = dir.path().join("ours.claw");
+        let opts = ExportOptions {
+            progress: false,
+            claw_py: Some(claw_py.clone()),
+            level,
+            ..ExportOptions::default()
+        };
+        export(&src, &ours, &opts).expect("export");
+        fs::metadata(&ours).expect("archive").len() as f64
+    };
+    let theirs = fs::metadata(&theirs).expect("claw.py's archive").len() as f64;
+    let default = size(krill_claw::DEFAULT_LEVEL);
+    assert!(
+        default <= theirs * 1.05,
+        "default level: {default} bytes against claw.py's {theirs}"
+    );
+    // The workspace does tell levels apart: the old fixed default was well over the limit.
+    let level_two = size(krill_claw::Level::Fixed(2));
+    assert!(
+        level_two > theirs * 1.05,
+        "--level 2: {level_two} bytes against claw.py's {theirs}"
+    );
+}
