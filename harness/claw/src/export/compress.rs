@@ -69,15 +69,9 @@ pub(super) fn sample_compresses(fast: &mut Compressor, data: &[u8], scratch: &mu
 
 /// Runs jobs until the producer hangs up, sending each result tagged with its place in archive
 /// order (the writer reorders them).
-pub(super) fn worker(
-    jobs: Receiver<Job>,
-    done: Sender<(u64, Done)>,
-    items: &[Item],
-    level: Level,
-) {
-    let mut full = Compressor::new(
-        CompressionLvl::new(i32::from(level.whole())).unwrap_or_default(),
-    );
+pub(super) fn worker(jobs: Receiver<Job>, done: Sender<(u64, Done)>, items: &[Item], level: Level) {
+    let mut full =
+        Compressor::new(CompressionLvl::new(i32::from(level.whole())).unwrap_or_default());
     let mut fast = Compressor::new(level_one());
     let mut sample_buf = Vec::new();
     // One zlib-rs stream per worker, reset per chunk, instead of allocating its tables per chunk.

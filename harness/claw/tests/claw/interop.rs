@@ -276,7 +276,11 @@ fn default_level_stays_within_five_percent_of_claw_py() {
     write_file(&src, "context/logs/gateway.log", &service_log(6 << 20, 3));
     for i in 0..200u64 {
         let name = format!("context/notes/n{i:03}.log");
-        write_file(&src, &name, &service_log(2000 + (i as usize * 97) % 9000, i + 10));
+        write_file(
+            &src,
+            &name,
+            &service_log(2000 + (i as usize * 97) % 9000, i + 10),
+        );
     }
     let npz = common::raw_zip(&[
         common::RawEntry::file("counts.npy", &service_log(400_000, 77)),

@@ -270,7 +270,9 @@ async fn a_turn_survives_snapshot_wipe_and_restore() {
     let environ = fs::read(format!("/proc/{}/environ", gateway.child.id())).expect("environ");
     let environ: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
     assert!(
-        environ.contains(&b"NODE_OPTIONS=--max-old-space-size=1536 --max-semi-space-size=2".as_slice()),
+        environ.contains(
+            &b"NODE_OPTIONS=--max-old-space-size=1536 --max-semi-space-size=2".as_slice()
+        ),
         "the gateway's NODE_OPTIONS lacks the heap ceiling and the young generation's size"
     );
     let config_home = world.volume.paths().config_home();
