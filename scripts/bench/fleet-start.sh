@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fleet start on real nodes (not a test), printed as the "## Fleet start on kind" section and
 # written into docs/benchmarks.md (KRILL_BENCH_WRITE=0: print only): `helm install` of a fleet of
-# FLEET_SIZE krills (default 6) to every krill Ready (the real gateway's readiness probe), in four
-# variants run alternately FLEET_RUNS times each (default 2), medians:
-#   - pod management Parallel (the chart's default) or OrderedReady (one start at a time);
+# FLEET_SIZE krills (default 6) to every krill Ready (the real gateway's readiness probe), in up to
+# four variants run alternately FLEET_RUNS times each (default 2), medians:
+#   - pod management Parallel (the chart's default) and/or OrderedReady (one start at a time),
+#     FLEET_POLICIES (default "Parallel OrderedReady");
 #   - with the image's compile cache seed, or without (KRILL_COMPILE_CACHE_SEED pointing nowhere,
 #     i.e. a gateway that compiles OpenClaw from scratch as it does when started directly).
 # Each install gets a namespace of its own, deleted with its claims afterwards. Uses the kind
@@ -16,6 +17,7 @@ cd "$KRILL_ROOT"
 
 SIZE=${FLEET_SIZE:-6}
 RUNS=${FLEET_RUNS:-2}
+read -ra POLICIES <<<"${FLEET_POLICIES:-Parallel OrderedReady}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
@@ -64,7 +66,8 @@ install() {
 }
 
 declare -A times=()
-variants=("Parallel on" "Parallel off" "OrderedReady on" "OrderedReady off")
+variants=()
+for policy in "${POLICIES[@]}"; do variants+=("$policy on" "$policy off"); done
 for run in $(seq "$RUNS"); do
   for v in "${variants[@]}"; do
     read -r policy seed <<<"$v"
@@ -73,12 +76,14 @@ for run in $(seq "$RUNS"); do
   done
 done
 
-row() {
-  local v=$1 m; m=$(tr ' ' '\n' <<<"${times[$v]}" | grep . | median)
-  echo "$m"
-}
-p_on=$(row "Parallel on") p_off=$(row "Parallel off") o_on=$(row "OrderedReady on") o_off=$(row "OrderedReady off")
+median_of() { tr ' ' '\n' <<<"${times[$1]}" | grep . | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+rows=""
+for policy in "${POLICIES[@]}"; do
+  on=$(median_of "$policy on") off=$(median_of "$policy off")
+  rows+="| $policy | on | ${times["$policy on"]}| $on | $(ratio "$off" "$on") |"$'\n'
+  rows+="| $policy | off | ${times["$policy off"]}| $off | |"$'\n'
+done
 
 section=$(cat <<EOF
 ## Fleet start on kind
@@ -87,16 +92,11 @@ section=$(cat <<EOF
 other work), one kind node, kind $KIND_VERSION, Kubernetes $KUBERNETES_VERSION, OpenClaw
 $OPENCLAW_VERSION, image \`$KRILL_IMAGE\`. \`helm install\` of $SIZE krills (keeper and LiteLLM
 proxy included) to the StatefulSet rolled out, every gateway passing its real readiness probe;
-the four variants alternated, medians of $RUNS runs, each in a fresh namespace.
+the variants alternated, medians of $RUNS runs, each in a fresh namespace.
 
 | pod management | compile cache seed | runs (s) | median (s) | seed off / on |
 |---|---|---|---:|---:|
-| Parallel | on | ${times["Parallel on"]}| $p_on | $(ratio "$p_off" "$p_on") |
-| Parallel | off | ${times["Parallel off"]}| $p_off | |
-| OrderedReady | on | ${times["OrderedReady on"]}| $o_on | $(ratio "$o_off" "$o_on") |
-| OrderedReady | off | ${times["OrderedReady off"]}| $o_off | |
-
-OrderedReady / Parallel (seed on): $(ratio "$o_on" "$p_on").
+${rows%$'\n'}
 EOF
 )
 echo "$section"
