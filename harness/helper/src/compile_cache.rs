@@ -74,14 +74,15 @@ pub fn seed(paths: &Paths, owner: Option<(u32, u32)>) -> Result<Seeded, CompileC
         return Ok(Seeded::NoSeed);
     }
     // Built beside the target and renamed into place: a start killed mid-copy leaves a stray
-    // directory under another name, never half a cache Node would trust.
-    let partial = paths
-        .tmp
-        .join(format!(".{CACHE_DIR}.krill-{}", std::process::id()));
-    let copied = copy_tree(from, &partial, owner).and_then(|tally| {
-        fs::rename(&partial, &to)?;
-        Ok(tally)
-    });
+    // directory under another name, never half a cache Node would trust. The next start (the
+    // gateway lock makes it the only one) clears that stray first.
+    let partial = paths.tmp.join(format!(".{CACHE_DIR}.krill-partial"));
+    let copied = clear(&partial)
+        .and_then(|()| copy_tree(from, &partial, owner))
+        .and_then(|tally| {
+            fs::rename(&partial, &to)?;
+            Ok(tally)
+        });
     match copied {
         Ok((files, bytes)) => Ok(Seeded::Copied {
             files,
@@ -141,6 +142,13 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> io::Result<(u
         })
     })?;
     Ok((count, bytes))
+}
+
+fn clear(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Enough to keep a disk's queue busy without crowding the gateway's own start.
@@ -231,6 +239,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_copy_cut_off_by_a_kill_is_cleared_by_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        fs::create_dir_all(paths.compile_cache_seed.join("key")).unwrap();
+        fs::write(paths.compile_cache_seed.join("key/entry"), b"compiled").unwrap();
+        let stray = paths.tmp.join(".node-compile-cache.krill-partial/key");
+        fs::create_dir_all(&stray).unwrap();
+        fs::write(stray.join("half"), b"half").unwrap();
+
+        assert!(matches!(
+            seed(&paths, None).unwrap(),
+            Seeded::Copied { files: 1, .. }
+        ));
+        let cache = paths.tmp.join(CACHE_DIR);
+        assert_eq!(fs::read(cache.join("key/entry")).unwrap(), b"compiled");
+        assert!(!cache.join("key/half").exists());
+        assert_eq!(fs::read_dir(&paths.tmp).unwrap().count(), 1);
     }
 
     #[test]
