@@ -56,6 +56,16 @@ if ! node -e '
 fi
 kill -TERM "$gateway"
 wait "$gateway" || true
+# OpenClaw also writes to /tmp itself, whatever TMPDIR says (its state locks and its log): none of
+# that may stay in the image, and UID 1000 must own nothing outside its volumes (image tests).
+rm -rf /tmp/openclaw /tmp/openclaw-state-locks-1000 /tmp/.openclaw-terminal-staging-1000
+left=$(find / -xdev -user 1000 -not -path "$work" -not -path "$work/*" \
+  -not -path /home/krill -not -path '/home/krill/*' -not -path '/krill/*' 2>/dev/null || true)
+if [ -n "$left" ]; then
+  echo "krill image: the gateway left files owned by UID 1000 outside its volumes:" >&2
+  echo "$left" >&2
+  exit 1
+fi
 
 if [ -d "$work/tmp/node-compile-cache" ]; then
   cp -R "$work/tmp/node-compile-cache/." "$seed/"
