@@ -164,9 +164,9 @@ impl Launch {
 /// Node sizes its heap from the machine, not the container: a krill on a big node grows past its
 /// limit and is OOM-killed mid-turn. A heap ceiling below the limit makes V8 collect instead.
 /// The young generation is sized from the limit too: V8's default semi-spaces hold on to tens of
-/// MB per process that an idle gateway does not need (docs/benchmarks.md, "Image": ~15% of an
-/// idle krill's memory at 2 MB). `NODE_OPTIONS` that already set either win for that one; without
-/// a known limit nothing is added.
+/// MB per process that an idle gateway does not need (docs/benchmarks.md, "Start-up and idle
+/// memory": 2 MB semi-spaces took 9-19% off an idle gateway's PSS). A flag already in the pod's
+/// `NODE_OPTIONS` wins over ours; without a known limit nothing is added.
 fn node_options(settings: &Settings) -> Option<String> {
     let limit = settings.memory_limit_mib.filter(|&mib| mib > 0)?;
     let theirs = settings.node_options.trim();
