@@ -13,6 +13,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::fsops::remove_tree_if_present;
+use crate::layout::{LayoutError, chown_tree};
 use crate::paths::Paths;
 
 /// The directory Node's compile cache lives in, under the temp directory.
@@ -26,6 +28,9 @@ pub enum CompileCacheError {
         to: PathBuf,
         source: io::Error,
     },
+    /// Started as root: the copy could not be handed to the gateway's user.
+    #[error("handing the compile cache to the gateway's user: {0}")]
+    Owner(#[from] LayoutError),
 }
 
 /// What [`seed`] did.
@@ -77,25 +82,29 @@ pub fn seed(paths: &Paths, owner: Option<(u32, u32)>) -> Result<Seeded, CompileC
     // directory under another name, never half a cache Node would trust. The next start (the
     // gateway lock makes it the only one) clears that stray first.
     let partial = paths.tmp.join(format!(".{CACHE_DIR}.krill-partial"));
-    let copied = clear(&partial)
-        .and_then(|()| copy_tree(from, &partial, owner))
-        .and_then(|tally| {
-            fs::rename(&partial, &to)?;
-            Ok(tally)
-        });
-    match copied {
+    let copy_error = |source| CompileCacheError::Copy {
+        from: from.clone(),
+        to: to.clone(),
+        source,
+    };
+    let filled = (|| {
+        remove_tree_if_present(&partial).map_err(copy_error)?;
+        let tally = copy_tree(from, &partial).map_err(copy_error)?;
+        if let Some((uid, gid)) = owner {
+            chown_tree(&partial, uid, gid)?;
+        }
+        fs::rename(&partial, &to).map_err(copy_error)?;
+        Ok(tally)
+    })();
+    match filled {
         Ok((files, bytes)) => Ok(Seeded::Copied {
             files,
             bytes,
             took: started.elapsed(),
         }),
-        Err(source) => {
+        Err(e) => {
             let _ = fs::remove_dir_all(&partial);
-            Err(CompileCacheError::Copy {
-                from: from.clone(),
-                to,
-                source,
-            })
+            Err(e)
         }
     }
 }
@@ -104,7 +113,7 @@ pub fn seed(paths: &Paths, owner: Option<(u32, u32)>) -> Result<Seeded, CompileC
 /// The files go on a few threads: a seed is thousands of small files, and creating files on a
 /// node's disk is latency, not bandwidth (one thread took 1.7-4 s on kind with a fleet
 /// starting).
-fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> io::Result<(u64, u64)> {
+fn copy_tree(from: &Path, to: &Path) -> io::Result<(u64, u64)> {
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.map_err(io::Error::other)?;
@@ -113,7 +122,6 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> io::Result<(u
         let kind = entry.file_type();
         if kind.is_dir() {
             fs::create_dir(&target)?;
-            chown(&target, owner)?;
         } else if kind.is_file() {
             files.push((entry.into_path(), target));
         }
@@ -127,9 +135,7 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> io::Result<(u
             .map(|part| {
                 scope.spawn(move || {
                     part.iter().try_fold(0u64, |sum, (source, target)| {
-                        let n = fs::copy(source, target)?;
-                        chown(target, owner)?;
-                        Ok::<_, io::Error>(sum + n)
+                        Ok::<_, io::Error>(sum + fs::copy(source, target)?)
                     })
                 })
             })
@@ -144,22 +150,8 @@ fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> io::Result<(u
     Ok((count, bytes))
 }
 
-fn clear(dir: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
 /// Enough to keep a disk's queue busy without crowding the gateway's own start.
 const COPY_THREADS: usize = 8;
-
-fn chown(path: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
-    match owner {
-        Some((uid, gid)) => std::os::unix::fs::chown(path, Some(uid), Some(gid)),
-        None => Ok(()),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,14 @@ pub fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error
     }
 }
 
+/// Removes the tree at `path`; one that is not there is not an error.
+pub fn remove_tree_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `path` through a temporary file and a rename, so a reader never sees half a file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     let dir = path.parent().ok_or_else(|| FsError::NoParent {

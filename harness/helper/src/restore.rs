@@ -297,10 +297,7 @@ pub(crate) fn remove_stale(dir: &Path, prefix: &str) -> Result<(), RestoreError>
 }
 
 fn remove_tree(path: &Path) -> Result<(), RestoreError> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path)(e)),
-        _ => Ok(()),
-    }
+    crate::fsops::remove_tree_if_present(path).map_err(io_err(path))
 }
 
 #[cfg(test)]
