@@ -34,18 +34,7 @@ eval "$(scripts/cluster/kind.sh up)"
 export KUBECONFIG=$KRILL_KUBECONFIG
 scripts/cluster/kind.sh load "$KRILL_IMAGE" "$KRILL_TEST_LITELLM_IMAGE" >/dev/null
 
-cat >"$work/values.yaml" <<YAML
-image: $(loaded_image "$KRILL_IMAGE")
-apiServer:
-  image: $(loaded_image "$KRILL_TEST_LITELLM_IMAGE")
-# What a fleet on one small node can be given: the chart's 250m per krill would leave pods Pending.
-resources:
-  requests: {cpu: 20m}
-snapshots:
-  firstAfter: 1h
-  resources:
-    requests: {cpu: 5m}
-YAML
+kind_fleet_values >"$work/values.yaml"
 
 # install POLICY SEED(on|off) -> seconds from `helm install` to every krill Ready
 install() {

@@ -51,18 +51,7 @@ scripts/cluster/kind.sh load "$KRILL_IMAGE" "$KRILL_TEST_LITELLM_IMAGE" "$KRILL_
 load=$(since "$t0")
 
 # --- helm install to all Ready ----------------------------------------------------------------
-cat >"$work/values.yaml" <<YAML
-image: $(loaded_image "$KRILL_IMAGE")
-apiServer:
-  image: $(loaded_image "$KRILL_TEST_LITELLM_IMAGE")
-# What a fleet on one small node can be given: the chart's 250m per krill would leave pods Pending.
-resources:
-  requests: {cpu: 20m}
-snapshots:
-  firstAfter: 1h
-  resources:
-    requests: {cpu: 5m}
-YAML
+kind_fleet_values >"$work/values.yaml"
 kubectl create namespace "$NS" >/dev/null
 # The working set of each krill container, in MiB: what the kubelet would evict and OOM-kill by.
 working_sets() {

@@ -66,3 +66,21 @@ else
   u=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes); i=$(awk "/^total_inactive_file /{print \$2}" /sys/fs/cgroup/memory/memory.stat)
 fi
 echo $(( (u - i) / 1048576 ))'
+
+# kind_fleet_values: the chart values the kind benchmarks install fleets with (the images loaded
+# into the node, CPU requests one small node can grant), on stdout. Needs KRILL_IMAGE and
+# KRILL_TEST_LITELLM_IMAGE (build_test_images) and loaded_image (scripts/image/lib.sh).
+kind_fleet_values() {
+  cat <<YAML
+image: $(loaded_image "$KRILL_IMAGE")
+apiServer:
+  image: $(loaded_image "$KRILL_TEST_LITELLM_IMAGE")
+# What a fleet on one small node can be given: the chart's 250m per krill would leave pods Pending.
+resources:
+  requests: {cpu: 20m}
+snapshots:
+  firstAfter: 1h
+  resources:
+    requests: {cpu: 5m}
+YAML
+}
